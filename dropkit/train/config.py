@@ -1,0 +1,222 @@
+"""The run configuration: one flat dataclass, resolved as defaults < preset < config file < flags.
+
+Every key is a flat name so that the CLI (``--eval-every 50``), config files (``eval_every: 50``) and
+sweeps (``grid: {p: [0, 0.5]}``) address it the same way. Unknown keys are errors that suggest the
+closest valid name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from dropkit._io import atomic_write_text
+from dropkit._validation import closest_name_hint
+
+__all__ = ["Config", "DROPOUT_FIELDS", "load_config_file", "save_config", "config_keys"]
+
+
+@dataclasses.dataclass
+class Config:
+    """Everything a run needs. Field comments are the ``--help`` texts."""
+
+    # --- run ---
+    name: str = "run"  # run name; the folder is <out>/<name> unless --out names it
+    seed: int = 0  # seeds the weights, the data order and the dropout masks
+    device: str = "cpu"  # torch device: cpu, cuda, cuda:1, ...
+    threads: int | None = None  # torch.set_num_threads; None leaves torch's default
+    # --- data ---
+    dataset: str = "mnist1d"  # mnist1d | digits | fashion-mnist | mnist
+    data_dir: str | None = None  # where to look for dataset files first
+    download: bool = True  # download missing files from the official mirrors
+    # --- model ---
+    model: str = "mlp"  # mlp | cnn | rnn | transformer
+    hidden: list[int] = dataclasses.field(default_factory=lambda: [128, 64])  # MLP hidden sizes
+    activation: str = "relu"  # relu | gelu | tanh | silu | elu | selu | sigmoid
+    p: float = 0.5  # dropout rate (probability of dropping) after each hidden layer
+    input_p: float = 0.0  # dropout rate on the input
+    hidden_p: list[float] | None = None  # per-hidden-layer rates; overrides p when given
+    # --- optimisation ---
+    optimizer: str = "adam"  # adam | adamw | sgd
+    lr: float = 1e-3  # learning rate
+    momentum: float = 0.9  # SGD momentum
+    lr_schedule: str = "constant"  # constant | cosine | step
+    batch_size: int = 100  # training batch size
+    steps: int | None = 1000  # training steps; give steps or epochs, not both
+    epochs: int | None = None  # training epochs (steps = epochs * ceil(n_train / batch_size))
+    l2: float = 0.0  # lambda of the L2 penalty lambda * sum ||W||^2 on weights (not biases / norms)
+    weight_decay: float = 0.0  # decoupled weight decay (AdamW style) on weights only
+    max_norm: float | None = None  # max-norm constraint c on each unit's incoming weights
+    grad_clip: float | None = None  # clip the gradient norm to this value
+    # --- evaluation, logging and checkpoints ---
+    eval_every: int = 100  # evaluate every N steps (and at the last step)
+    eval_batch_size: int = 1000  # batch size for evaluation
+    eval_train_samples: int = 10000  # train samples used to measure train accuracy (eval mode)
+    checkpoint_every: int | None = None  # checkpoint every N steps; default: at every evaluation
+    keep_checkpoints: int = 2  # how many checkpoints to keep
+    progress: bool = True  # show a progress bar
+
+    # Model-specific keys for CNN / RNN / transformer models are added in the sections below.
+    # --- cnn ---
+    # --- rnn ---
+    # --- transformer ---
+    # --- schedules ---
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the key for every value outside its allowed range."""
+        where = "config"
+
+        def need(cond: bool, key: str, allowed: str) -> None:
+            if not cond:
+                raise ValueError(f"{where}: {key} must be {allowed}, got {getattr(self, key)!r}")
+
+        for key in ("p", "input_p"):
+            v = getattr(self, key)
+            need(isinstance(v, (int, float)) and 0 <= v <= 1, key, "in [0, 1]")
+        if self.hidden_p is not None:
+            need(all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in self.hidden_p), "hidden_p", "a list of rates in [0, 1]")
+            need(len(self.hidden_p) == len(self.hidden), "hidden_p", f"a list of {len(self.hidden)} rates, one per hidden layer")
+        need(all(isinstance(h, int) and h > 0 for h in self.hidden), "hidden", "a list of positive integers")
+        need(self.batch_size >= 1, "batch_size", "an integer >= 1")
+        need(self.lr > 0 and math.isfinite(self.lr), "lr", "a finite number > 0")
+        need(self.l2 >= 0, "l2", "a number >= 0")
+        need(self.weight_decay >= 0, "weight_decay", "a number >= 0")
+        need(self.max_norm is None or self.max_norm > 0, "max_norm", "None or a number > 0")
+        need(self.grad_clip is None or self.grad_clip > 0, "grad_clip", "None or a number > 0")
+        need(self.eval_every >= 1, "eval_every", "an integer >= 1")
+        need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")
+        need(self.eval_train_samples >= 0, "eval_train_samples", "an integer >= 0")
+        need(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every", "None or an integer >= 1")
+        need(self.keep_checkpoints >= 1, "keep_checkpoints", "an integer >= 1")
+        need(self.threads is None or self.threads >= 1, "threads", "None or an integer >= 1")
+        if self.steps is not None and self.epochs is not None:
+            raise ValueError(f"{where}: give steps or epochs, not both; got steps={self.steps}, epochs={self.epochs}")
+        if self.steps is None and self.epochs is None:
+            raise ValueError(f"{where}: one of steps or epochs must be set, got neither")
+        need(self.steps is None or self.steps >= 1, "steps", "None or an integer >= 1")
+        need(self.epochs is None or self.epochs >= 1, "epochs", "None or an integer >= 1")
+        for key, allowed in _CHOICES.items():
+            value = getattr(self, key)
+            if value not in allowed:
+                hint = closest_name_hint(str(value), allowed)
+                options = ", ".join(repr(a) for a in allowed)
+                raise ValueError(f"{where}: {key} must be one of {options}, got {value!r}{hint}")
+
+    def replace(self, **changes: Any) -> Config:
+        """A validated copy with ``changes`` applied (keys checked like a config file's)."""
+        return from_dict({**self.to_dict(), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def without_dropout(self) -> Config:
+        """The same run with every dropout rate set to 0 (the baseline of ``dropkit compare``)."""
+        changes: dict[str, Any] = {}
+        for key in DROPOUT_FIELDS:
+            value = getattr(self, key)
+            if isinstance(value, list):
+                changes[key] = [0.0 for _ in value]
+            elif value is not None:
+                changes[key] = 0.0
+        return self.replace(**changes)
+
+
+# Keys whose value is a dropout rate; `without_dropout` zeroes them. Extend in your section.
+DROPOUT_FIELDS: list[str] = ["p", "input_p", "hidden_p"]
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "dataset": ("mnist1d", "digits", "fashion-mnist", "mnist"),
+    "model": ("mlp", "cnn", "rnn", "transformer"),
+    "activation": ("relu", "gelu", "tanh", "silu", "elu", "selu", "sigmoid"),
+    "optimizer": ("adam", "adamw", "sgd"),
+    "lr_schedule": ("constant", "cosine", "step"),
+}
+
+
+def config_keys() -> list[str]:
+    return [f.name for f in dataclasses.fields(Config)]
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Convert strings from the command line (and ints for floats) to the field's type."""
+    origin = get_origin(annotation)
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if value is None:
+        return None
+    if isinstance(value, str) and value.lower() in ("none", "null") and type(None) in get_args(annotation):
+        return None
+    if origin in (list,) or (args and get_origin(args[0]) is list):
+        inner_ann = args[0] if origin is not list else annotation
+        (inner,) = get_args(inner_ann)
+        if isinstance(value, str):
+            value = [v for v in value.replace(" ", "").split(",") if v != ""]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_coerce(key, v, inner) for v in value]
+    base = args[0] if args else annotation
+    try:
+        if base is bool:
+            if isinstance(value, str):
+                low = value.lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            return bool(value)
+        if base is int:
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if base is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if base is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"config: {key} must be of type {base.__name__}, got {value!r}") from None
+    return value
+
+
+def from_dict(values: dict[str, Any]) -> Config:
+    """Build a ``Config`` from a mapping; unknown keys are errors naming the closest valid key."""
+    hints = get_type_hints(Config)
+    keys = config_keys()
+    clean: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = str(raw_key).replace("-", "_")
+        if key not in hints:
+            raise ValueError(f"config: unknown key {raw_key!r}{closest_name_hint(key, keys)}")
+        clean[key] = _coerce(key, value, hints[key])
+    return Config(**clean)
+
+
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML or JSON config file into a mapping (validated later by :func:`from_dict`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config: file {str(path)!r} does not exist")
+    text = path.read_text()
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config: {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:
+    """Write the resolved config as YAML, atomically."""
+    atomic_write_text(Path(path), yaml.safe_dump(cfg.to_dict(), sort_keys=False))
