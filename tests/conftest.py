@@ -6,6 +6,10 @@ import pytest
 import torch
 
 
+# Two CPU cores run two pytest workers: one torch thread each avoids oversubscription.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _deterministic_torch() -> None:
     torch.manual_seed(0)

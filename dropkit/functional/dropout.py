@@ -10,14 +10,19 @@ by ``1 / (1 - p)``, so evaluation is the identity and needs no weight rescaling.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from dropkit._validation import check_floating, check_probability, normalize_dims
+from dropkit._validation import check_choice, check_floating, check_probability, normalize_dims
+from dropkit.kernels.fused import TRITON_DTYPES, counter_dropout, next_rng, resolve_backend, triton_available
+from dropkit.rng import PhiloxState, keep_mask, keep_scale
 
-__all__ = ["dropout", "bernoulli_keep_mask", "mask_shape"]
+__all__ = ["dropout", "bernoulli_keep_mask", "mask_shape", "DROPOUT_BACKENDS"]
+
+DROPOUT_BACKENDS = ("auto", "native", "portable", "triton")
 
 
 def mask_shape(shape: Sequence[int], broadcast_dims: Sequence[int]) -> tuple[int, ...]:
@@ -44,6 +49,8 @@ def dropout(
     training: bool = True,
     broadcast_dims: int | Sequence[int] = (),
     generator: torch.Generator | None = None,
+    backend: str = "auto",
+    stream: PhiloxState | None = None,
 ) -> Tensor:
     """Inverted dropout: zero each element with probability ``p`` and scale the rest by ``1/(1-p)``.
 
@@ -55,7 +62,27 @@ def dropout(
         broadcast_dims: dims along which one mask value is shared, like Keras' ``noise_shape``
             with 1 in those dims; e.g. ``(2, 3)`` on ``(N, C, H, W)`` drops whole channels
             (default: ``()``, an independent mask per element).
-        generator: random generator for the mask; the global one when None (default: None).
+        generator: random generator for the mask (``"native"``) or for the mask's seed (counter-based
+            backends); the global one when None (default: None).
+        backend: how the mask is drawn (default: ``"auto"``):
+
+            - ``"native"``: torch's ``bernoulli_`` (the fastest on the CPU; masks depend on the device).
+            - ``"portable"``: the counter-based mask of :mod:`dropkit.rng` in plain torch, any device;
+              the same mask as the Triton kernels, with the keep probability quantised to
+              multiples of ``2**-16`` and kept units scaled by the exact ``1/q`` (see
+              :func:`dropkit.rng.quantized_keep_prob`); backward keeps a 16-byte seed, not a mask.
+            - ``"triton"``: the fused Triton kernel (CUDA tensors of float16/bfloat16/float32;
+              an error otherwise), same mask as ``"portable"``.
+            - ``"auto"``: ``"triton"`` for CUDA tensors of those dtypes without ``broadcast_dims``
+              when triton is installed; otherwise ``"portable"`` when a ``stream`` is given and
+              ``"native"`` when not. On the CPU that means ``"native"``: it is several times faster
+              than the portable generator (``benchmarks/bench_dropout_cpu.py``).
+
+            With ``broadcast_dims`` the counter-based backends draw the small shared mask with the
+            portable generator on ``x``'s device and keep it for backward.
+        stream: a :class:`dropkit.rng.PhiloxState` the counter-based mask takes its next counters
+            from, e.g. one from :func:`dropkit.rng.stream_for` (default: None: a fresh seed per call
+            from torch's generator).
 
     Shape:
         - Input: any shape ``(*)``.
@@ -75,9 +102,36 @@ def dropout(
     check_floating(where, x)
     p = check_probability(where, "p", p)
     dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
+    backend = check_choice(where, "backend", backend, DROPOUT_BACKENDS)
+    if backend == "native" and stream is not None:
+        raise ValueError(f"{where}: stream needs backend 'auto', 'portable' or 'triton', got 'native'")
+    if backend != "native":
+        backend = _counter_backend(where, backend, x, dims, stream)
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return x * 0.0
+    if backend != "native":
+        return _counter_dropout(x, p, dims, backend, generator, stream)
     keep = bernoulli_keep_mask(mask_shape(x.shape, dims), 1.0 - p, like=x, generator=generator)
-    return x * keep.mul_(1.0 / (1.0 - p))
+    # Scale after masking with a Python float so low-precision outputs equal x * (1/(1-p)) rounded once.
+    return (x * keep).mul_(1.0 / (1.0 - p))
+
+
+def _counter_backend(where: str, backend: str, x: Tensor, dims: tuple[int, ...], stream) -> str:
+    """Resolve ``"auto"`` (see :func:`dropout`) and check that an explicit counter backend can run."""
+    if backend == "auto":
+        if x.is_cuda and x.dtype in TRITON_DTYPES and not dims and triton_available():
+            return "triton"
+        return "portable" if stream is not None else "native"
+    return resolve_backend(where, backend, x, ("portable", "triton"))
+
+
+def _counter_dropout(x: Tensor, p: float, dims: tuple[int, ...], backend: str, generator, stream) -> Tensor:
+    """Counter-based dropout; a shared (``broadcast_dims``) mask is drawn small and broadcast."""
+    if not dims:
+        return counter_dropout(x, p, generator=generator, stream=stream, backend=backend)
+    shape = mask_shape(x.shape, dims)
+    rng = next_rng(x, math.prod(shape), generator, stream)
+    keep = keep_mask(rng, shape, p, device=x.device)
+    return (x * keep.to(x.dtype)).mul_(keep_scale(p))

@@ -65,8 +65,32 @@ class Config:
     # Model-specific keys for CNN / RNN / transformer models are added in the sections below.
     # --- cnn ---
     # --- rnn ---
+    rnn_cell: str = "lstm"  # rnn cell: lstm | gru (p is the dropout on the last hidden state)
+    rnn_hidden: int = 128  # rnn hidden units per layer
+    rnn_layers: int = 1  # rnn stacked layers
+    rnn_input_p: float = 0.0  # rnn locked (variational) dropout on each layer's input, one mask per sequence
+    rnn_recurrent_p: float = 0.0  # rnn variational dropout on the fed-back hidden state (> 0: step loop, slower)
+    weight_drop: float = 0.0  # rnn weight drop (DropConnect) on hidden-to-hidden weights, fused kernel kept
+    zoneout: float = 0.0  # rnn zoneout rate: probability a unit keeps its previous h / c (> 0: step loop)
+    # DROPOUT_FIELDS += ["rnn_input_p", "rnn_recurrent_p", "weight_drop", "zoneout"]  (lead: merge into DROPOUT_FIELDS)
     # --- transformer ---
+    d_model: int = 64  # transformer width (token embedding size)
+    heads: int = 4  # transformer attention heads; must divide d_model
+    depth: int = 4  # transformer blocks
+    patch: int = 4  # transformer token size: patch x patch pixels of an image, patch values of a 1-D signal; must divide the input size
+    mlp_ratio: float = 2.0  # transformer MLP hidden width as a multiple of d_model
+    pool: str = "cls"  # transformer pooling: cls (a CLS token) | mean (mean of the tokens)
+    attn_p: float = 0.1  # transformer attention-probability dropout rate (training only)
+    resid_p: float = 0.1  # transformer residual dropout rate on each block's attention and MLP output
+    drop_path: float = 0.1  # transformer DropPath rate of the last block (linear from 0 over depth)
+    token_p: float = 0.0  # transformer token (patch) dropout: fraction of tokens dropped in training
+    # DROPOUT_FIELDS += ["attn_p", "resid_p", "drop_path", "token_p"]  (lead: merge into DROPOUT_FIELDS)
     # --- schedules ---
+    p_schedule: str = "constant"  # constant | linear | early | late | curriculum: how every dropout rate moves over steps (a factor on the configured rates)
+    p_schedule_start: float = 0.0  # linear: factor at step 0 (ramps to 1 at p_schedule_cutoff, default the last step)
+    p_schedule_cutoff: float | None = None  # early/late: step where dropout switches off/on; linear: ramp end; a value in (0, 1) is a fraction of the run
+    p_schedule_linear: bool = False  # early: decrease linearly to 0 at the cutoff instead of holding the rate
+    p_schedule_gamma: float | None = None  # curriculum: gamma of p(t) = p * (1 - exp(-gamma * t)); default 10 / steps
 
     def __post_init__(self) -> None:
         self.validate()

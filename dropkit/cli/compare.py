@@ -1,0 +1,94 @@
+"""``dropkit compare``: the same model, data order and seed without dropout and with rate ``--p``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from dropkit.cli.config_args import add_config_arguments, resolve_config
+from dropkit.data import load_dataset
+from dropkit.plotting import plot_learning_curves
+from dropkit.train.config import Config
+from dropkit.train.run_dir import read_metrics, write_json
+from dropkit.train.trainer import TrainingDiverged, train_run
+
+__all__ = ["add_parser", "run", "compare", "format_table"]
+
+log = logging.getLogger("dropkit")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "compare",
+        help="train with p = 0 and with --p side by side; print the table and write curves.png",
+        description="Train the same model, data order and seed twice: every dropout rate 0, then the "
+        "configured rates (--p sets the hidden rate). Prints train/test accuracy, gap and time, and "
+        "writes <out>/curves.png, <out>/compare.json and one run folder per setting.",
+    )
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/compare-<name>-<time>)")
+    add_config_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def compare(cfg: Config, out: Path) -> dict[str, Any]:
+    """Run the baseline (all rates 0) and ``cfg``; return the comparison written to ``compare.json``."""
+    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+    settings = {"no dropout": cfg.without_dropout(), f"dropout p={cfg.p:g}": cfg}
+    results: dict[str, Any] = {}
+    for label, run_cfg in settings.items():
+        folder = out / ("p0" if label == "no dropout" else f"p{cfg.p:g}")
+        log.info("%s -> %s", label, folder)
+        t0 = time.perf_counter()
+        summary = train_run(run_cfg.replace(name=f"{cfg.name}-{folder.name}"), folder, data=data)
+        results[label] = {
+            "run": str(folder),
+            "p": run_cfg.p,
+            "train_acc": summary["train_acc"],
+            "test_acc": summary["test_acc"],
+            "gap": summary["gap"],
+            "best_test_acc": summary["best_test_acc"],
+            "time_s": time.perf_counter() - t0,
+        }
+    plot_learning_curves(
+        {label: read_metrics(Path(r["run"])) for label, r in results.items()},
+        out / "curves.png",
+        title=f"{cfg.model} on {cfg.dataset}: without vs with dropout",
+    )
+    report = {"dataset": cfg.dataset, "model": cfg.model, "seed": cfg.seed, "results": results}
+    write_json(out / "compare.json", report)
+    return report
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The side-by-side table printed by ``dropkit compare``."""
+    labels = list(results)
+    width = max(14, *(len(label) + 2 for label in labels))
+    lines = ["".ljust(16) + "".join(label.rjust(width) for label in labels)]
+    rows = [
+        ("train accuracy", lambda r: f"{r['train_acc']:.4f}"),
+        ("test accuracy", lambda r: f"{r['test_acc']:.4f}"),
+        ("gap (points)", lambda r: f"{100 * r['gap']:.1f}"),
+        ("best test acc", lambda r: f"{r['best_test_acc']:.4f}"),
+        ("time (s)", lambda r: f"{r['time_s']:.1f}"),
+    ]
+    for name, fmt in rows:
+        lines.append(name.ljust(16) + "".join(fmt(results[label]).rjust(width) for label in labels))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = resolve_config(args)
+    if cfg.p == 0 and cfg.input_p == 0 and not cfg.hidden_p:
+        raise ValueError("compare: p must be > 0 to compare against p = 0, got 0")
+    out = Path(args.out) if args.out else Path("runs") / f"compare-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        report = compare(cfg, out)
+    except TrainingDiverged as exc:
+        log.error("%s", exc)
+        return 3
+    print(format_table(report["results"]))
+    print(f"curves: {out / 'curves.png'}")
+    return 0

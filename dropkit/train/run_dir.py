@@ -1,0 +1,161 @@
+"""The run folder: the only interface between training and everything that reads results.
+
+::
+
+    <run>/config.yaml          the resolved configuration
+    <run>/metrics.jsonl        one JSON object per evaluation (see METRIC_KEYS)
+    <run>/summary.json         status, final metrics, best test accuracy, timings
+    <run>/env.json             versions, device, seed, command line
+    <run>/checkpoints/step_XXXXXXXX.safetensors   model + optimizer + RNG state
+    <run>/model.safetensors    final weights (written at the end of a completed run)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from torch import nn
+
+from dropkit._io import atomic_write_text
+
+__all__ = [
+    "RunFiles",
+    "METRIC_KEYS",
+    "append_metrics",
+    "read_metrics",
+    "truncate_metrics",
+    "read_summary",
+    "read_config",
+    "write_json",
+    "load_model",
+]
+
+METRIC_KEYS = (
+    "step",  # optimizer steps done
+    "epoch",  # fractional epochs done
+    "train_loss",  # cross-entropy on a fixed train subset, eval mode (no dropout)
+    "train_acc",  # accuracy on that subset, eval mode
+    "test_loss",
+    "test_acc",
+    "gap",  # train_acc - test_acc: the generalisation gap
+    "train_loss_running",  # mean training loss (with dropout) since the previous evaluation
+    "p",  # mean nominal dropout rate over the model's dropout layers at this step
+    "p_measured",  # fraction of units actually dropped in the last training step
+    "lr",
+    "wall_time",  # seconds of training so far (summed over resumed segments)
+)
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Paths inside one run folder."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def summary(self) -> Path:
+        return self.root / "summary.json"
+
+    @property
+    def env(self) -> Path:
+        return self.root / "env.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def final_model(self) -> Path:
+        return self.root / "model.safetensors"
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def append_metrics(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line and flush it to disk (a crash leaves at most a partial last line)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_metrics(path: Path | str) -> list[dict[str, Any]]:
+    """Rows of ``metrics.jsonl`` (a ``Path`` to the file or to its run folder); a torn last line is ignored."""
+    path = Path(path)
+    if path.is_dir():
+        path = RunFiles(path).metrics
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def truncate_metrics(path: Path, last_step: int) -> None:
+    """Keep only rows with ``step <= last_step`` (used on resume), atomically."""
+    rows = [r for r in read_metrics(path) if r["step"] <= last_step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def read_summary(run_dir: Path | str) -> dict[str, Any]:
+    return json.loads(RunFiles(Path(run_dir)).summary.read_text())
+
+
+def read_config(run_dir: Path | str) -> Any:
+    """The run's resolved :class:`~dropkit.train.config.Config`."""
+    from dropkit.train.config import from_dict
+
+    files = RunFiles(Path(run_dir))
+    if not files.config.exists():
+        raise FileNotFoundError(f"run folder {str(run_dir)!r} has no config.yaml: not a dropkit run")
+    return from_dict(yaml.safe_load(files.config.read_text()))
+
+
+def load_model(run_dir: Path | str, *, checkpoint: str = "final") -> tuple[Any, nn.Module]:
+    """Rebuild a run's model and load its weights; returns ``(config, model)`` with the model in eval mode.
+
+    Args:
+        run_dir: the run folder.
+        checkpoint: ``"final"`` (``model.safetensors``), ``"last"`` (the newest checkpoint) or a file name
+            in ``checkpoints/``.
+    """
+    from safetensors.torch import load_file
+
+    from dropkit.data import load_dataset
+    from dropkit.models import build_model
+    from dropkit.train.checkpoint import list_checkpoints, load_checkpoint
+
+    cfg = read_config(run_dir)
+    files = RunFiles(Path(run_dir))
+    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
+    model = build_model(cfg, data.input_shape, data.num_classes)
+    if checkpoint == "final":
+        if not files.final_model.exists():
+            raise FileNotFoundError(f"load_model: {str(files.final_model)!r} does not exist (run not completed?)")
+        model.load_state_dict(load_file(str(files.final_model)))
+    else:
+        ckpts = list_checkpoints(files.checkpoints)
+        path = ckpts[-1] if checkpoint == "last" and ckpts else files.checkpoints / checkpoint
+        if not path.exists():
+            raise FileNotFoundError(f"load_model: checkpoint {str(path)!r} does not exist")
+        load_checkpoint(path, model, restore_rng=False)
+    return cfg, model.eval()

@@ -1,0 +1,365 @@
+"""The training loop: seeded, resumable bit for bit, one run folder per run.
+
+``train_run(cfg, out_dir)`` trains ``cfg.model`` on ``cfg.dataset`` and writes the files described in
+:mod:`dropkit.train.run_dir`. Batches are drawn by index from in-memory tensors; the order of epoch
+``e`` is a permutation seeded by ``(cfg.seed, e)``, so resuming needs no data-loader state.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from dropkit._io import atomic_path
+from dropkit.data import ArrayDataset, load_dataset
+from dropkit.models import build_model
+from dropkit.regularizers import apply_max_norm, decay_param_groups, l2_penalty
+from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
+from dropkit.train.config import Config, save_config
+from dropkit.train.env_info import environment
+from dropkit.train.run_dir import (
+    RunFiles,
+    append_metrics,
+    read_config,
+    truncate_metrics,
+    write_json,
+)
+
+__all__ = ["train_run", "TrainingDiverged", "evaluate", "build_optimizer", "lr_at", "epoch_order", "dropout_layers"]
+
+log = logging.getLogger("dropkit.train")
+
+# Keys that may differ between a run's saved config and the one given on --resume.
+_RESUME_FREE_KEYS = ("progress", "threads", "device")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the run folder keeps the last good checkpoint."""
+
+
+def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
+    """Adam / AdamW / SGD; decoupled weight decay (if any) on weights only."""
+    groups = decay_param_groups(model, cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        if cfg.weight_decay > 0:
+            return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+
+
+def lr_at(cfg: Config, step: int, total_steps: int) -> float:
+    """Learning rate for the update that follows ``step`` completed steps (a pure function of the step)."""
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    if cfg.lr_schedule == "step":
+        return cfg.lr * (0.1 ** (int(step >= 0.5 * total_steps) + int(step >= 0.75 * total_steps)))
+    return cfg.lr
+
+
+def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> Tensor:
+    """The sample order of ``epoch``: a permutation that depends only on ``(seed, epoch)``."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen).to(device)
+
+
+def dropout_layers(model: nn.Module) -> list[nn.Module]:
+    """Modules that carry a float dropout rate ``p`` (dropkit's and torch's dropout layers)."""
+    out = []
+    for m in model.modules():
+        p = getattr(m, "p", None)
+        if isinstance(p, float) and not isinstance(m, (nn.Sequential, nn.ModuleList)):
+            out.append(m)
+    return out
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``(x, y)``."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i : i + batch_size])
+        target = y[i : i + batch_size]
+        loss_sum += F.cross_entropy(logits.float(), target, reduction="sum").double()
+        correct += (logits.argmax(1) == target).sum()
+    model.train(was_training)
+    n = max(len(x), 1)
+    return float(loss_sum) / n, float(correct) / n
+
+
+def _total_steps(cfg: Config, n_train: int) -> tuple[int, int]:
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch  # type: ignore[operator]
+    return total, steps_per_epoch
+
+
+def _check_resume_config(saved: Config, given: Config) -> None:
+    a, b = saved.to_dict(), given.to_dict()
+    diff = [k for k in a if k not in _RESUME_FREE_KEYS and a[k] != b.get(k)]
+    if diff:
+        shown = ", ".join(f"{k}: {a[k]!r} in the run, {b[k]!r} given" for k in diff[:4])
+        raise ValueError(f"train: --resume must use the run's own config; differs in {shown}")
+
+
+def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False)
+
+
+def train_run(
+    cfg: Config,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    data: ArrayDataset | None = None,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train ``cfg`` and write its run folder at ``out_dir``; return the summary.
+
+    Args:
+        cfg: the resolved configuration.
+        out_dir: the run folder. It must not hold another run unless ``resume`` is True.
+        resume: continue from the newest checkpoint in ``out_dir`` (bit-identical to an
+            uninterrupted run); starts from scratch if there is none.
+        data: an already loaded dataset (must be ``cfg.dataset``); loaded from ``cfg`` when None.
+        on_eval: called with every metrics row (used by ``compare`` and sweeps).
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    files = RunFiles(Path(out_dir))
+    ckpts = list_checkpoints(files.checkpoints)
+    if resume and files.config.exists():
+        _check_resume_config(read_config(files.root), cfg)
+    elif files.config.exists() and not resume:
+        raise ValueError(
+            f"train: out folder {str(files.root)!r} already holds a run; pass --resume to continue it "
+            "or choose another --out"
+        )
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
+    if data is None:
+        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
+    n_train = len(train_x)
+    total_steps, steps_per_epoch = _total_steps(cfg, n_train)
+    subset_gen = torch.Generator().manual_seed(cfg.seed + 7919)
+    n_sub = min(cfg.eval_train_samples, n_train)
+    sub_idx = torch.randperm(n_train, generator=subset_gen)[:n_sub].to(device)
+    sub_x, sub_y = train_x[sub_idx], train_y[sub_idx]
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, data.input_shape, data.num_classes).to(device)
+    optimizer = build_optimizer(cfg, model)
+    scheduler = _build_dropout_scheduler(cfg, model)
+    layers = dropout_layers(model)
+    recorders = [m for m in layers if hasattr(m, "record_rate")]
+    regularized = [m for m in model.modules() if m is not model and callable(getattr(m, "regularization", None))]
+
+    step, wall_offset = 0, 0.0
+    files.root.mkdir(parents=True, exist_ok=True)
+    if resume and ckpts:
+        meta = load_checkpoint(ckpts[-1], model, optimizer)
+        step, wall_offset = int(meta["step"]), float(meta["wall_time"])
+        truncate_metrics(files.metrics, step)
+        log.info("resuming %s from step %d", files.root, step)
+    else:
+        if files.metrics.exists():
+            files.metrics.unlink()
+        shutil.rmtree(files.checkpoints, ignore_errors=True)
+    save_config(cfg, files.config)
+    write_json(files.env, environment(cfg.seed, device))
+    write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
+
+    ckpt_every = cfg.checkpoint_every or cfg.eval_every
+    start = time.perf_counter()
+    running_sum = torch.zeros((), dtype=torch.float64, device=device)
+    running_n = 0
+    last_row: dict[str, Any] | None = None
+    best = {"test_acc": -1.0, "step": -1}
+    for row in _read_existing(files):
+        if row["test_acc"] > best["test_acc"]:
+            best = {"test_acc": row["test_acc"], "step": row["step"]}
+        last_row = row
+
+    def wall() -> float:
+        return wall_offset + time.perf_counter() - start
+
+    def do_eval(p_measured: float | None, rate: float) -> dict[str, Any]:
+        nonlocal running_sum, running_n, last_row
+        train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size) if n_sub else (float("nan"),) * 2
+        test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size)
+        row = {
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            "train_loss": train_loss,
+            "train_acc": train_acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "gap": train_acc - test_acc,
+            "train_loss_running": float(running_sum) / running_n if running_n else None,
+            "p": rate,
+            "p_measured": p_measured,
+            "lr": lr_at(cfg, step, total_steps),
+            "wall_time": wall(),
+        }
+        append_metrics(files.metrics, row)
+        running_sum.zero_()
+        running_n = 0
+        if test_acc > best["test_acc"]:
+            best.update(test_acc=test_acc, step=step)
+        last_row = row
+        if on_eval is not None:
+            on_eval(row)
+        return row
+
+    def nominal_rate() -> float:
+        rates = [float(m.p) for m in layers]  # type: ignore[arg-type]
+        return sum(rates) / len(rates) if rates else 0.0
+
+    def save(at_step: int) -> None:
+        path = files.checkpoints / checkpoint_name(at_step)
+        save_checkpoint(path, model, optimizer, {"step": at_step, "wall_time": wall()})
+        for old in list_checkpoints(files.checkpoints)[: -cfg.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+
+    if step == 0:
+        if scheduler is not None:
+            scheduler.step(0)
+        do_eval(None, nominal_rate())
+        save(0)
+
+    bar = _progress_bar(total_steps, step, cfg.progress)
+    model.train()
+    order: Tensor | None = None
+    order_epoch = -1
+    try:
+        while step < total_steps:
+            epoch, pos = divmod(step, steps_per_epoch)
+            if epoch != order_epoch:
+                order, order_epoch = epoch_order(cfg.seed, epoch, n_train, device), epoch
+            idx = order[pos * cfg.batch_size : (pos + 1) * cfg.batch_size]  # type: ignore[index]
+            rate = scheduler.step(step) if scheduler is not None else None
+            evaluating = (step + 1) % cfg.eval_every == 0 or step + 1 == total_steps
+            for m in recorders:
+                m.record_rate = evaluating  # type: ignore[attr-defined]
+            lr = lr_at(cfg, step, total_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            logits = model(train_x[idx])
+            loss = F.cross_entropy(logits, train_y[idx])
+            if cfg.l2 > 0:
+                loss = loss + l2_penalty(model, cfg.l2)
+            if regularized:
+                loss = loss + torch.stack([m.regularization() for m in regularized]).sum()
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise TrainingDiverged(
+                    f"train: loss became {loss_value} at step {step + 1}; stopped. The run folder keeps the "
+                    f"last good checkpoint (step {max((int(p.stem[5:]) for p in list_checkpoints(files.checkpoints)), default=0)}). "
+                    "Lower --lr, add --grad-clip, or check the data."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            if cfg.max_norm is not None:
+                apply_max_norm(model, cfg.max_norm)
+            running_sum += loss_value
+            running_n += 1
+            step += 1
+            if bar is not None:
+                bar.update(1)
+            if evaluating:
+                fractions = [float(m.last_drop_fraction) for m in recorders if m.last_drop_fraction is not None]  # type: ignore[attr-defined]
+                row = do_eval(
+                    sum(fractions) / len(fractions) if fractions else None,
+                    rate if rate is not None else nominal_rate(),
+                )
+                if bar is not None:
+                    bar.set_postfix(loss=f"{loss_value:.3f}", train_acc=f"{row['train_acc']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+            if step % ckpt_every == 0 or step == total_steps:
+                save(step)
+    except TrainingDiverged as exc:
+        write_json(files.summary, _summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)))
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+    with atomic_path(files.final_model) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+    summary = _summary(cfg, "completed", step, total_steps, last_row, best, wall(), model, None)
+    write_json(files.summary, summary)
+    return summary
+
+
+def _read_existing(files: RunFiles) -> list[dict[str, Any]]:
+    from dropkit.train.run_dir import read_metrics
+
+    return read_metrics(files.metrics)
+
+
+def _summary(
+    cfg: Config,
+    status: str,
+    step: int,
+    total: int,
+    last_row: dict[str, Any] | None,
+    best: dict[str, Any],
+    wall_time: float,
+    model: nn.Module,
+    message: str | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "status": status,
+        "name": cfg.name,
+        "dataset": cfg.dataset,
+        "model": cfg.model,
+        "p": cfg.p,
+        "l2": cfg.l2,
+        "seed": cfg.seed,
+        "step": step,
+        "total_steps": total,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "wall_time": wall_time,
+        "final": last_row,
+        "train_acc": last_row["train_acc"] if last_row else None,
+        "test_acc": last_row["test_acc"] if last_row else None,
+        "gap": last_row["gap"] if last_row else None,
+        "best_test_acc": best["test_acc"],
+        "best_step": best["step"],
+    }
+    if message:
+        out["message"] = message
+    return out
+
+
+def _build_dropout_scheduler(cfg: Config, model: nn.Module) -> Any:
+    """The dropout-rate scheduler for ``cfg`` (None for a constant rate)."""
+    try:
+        from dropkit.schedules import build_dropout_scheduler
+    except ImportError:
+        return None
+    return build_dropout_scheduler(cfg, model)
+
