@@ -13,29 +13,29 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("datasets", help="list datasets: where found, size, checksum status")
     parser.add_argument("--data-dir", metavar="DIR", help="also look in DIR first")
+    parser.add_argument("--searched", action="store_true", help="also list every place searched")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
 
+def _size(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1e6:.1f} MB"
+
+
 def run(args: argparse.Namespace) -> int:
-    records = [dataset_status(name, data_dir=args.data_dir) for name in dataset_names()]
+    records = [dataset_status(name, data_dir=args.data_dir).as_dict() for name in dataset_names()]
     if args.json:
-        print(json.dumps([_plain(r) for r in records], indent=2, default=str))
+        print(json.dumps(records, indent=2, default=str))
         return 0
+    header = f"{'dataset':<15}{'found':<7}{'train':>7}{'test':>7}{'size':>10}  {'checksum':<12} location"
+    print(header)
     for r in records:
-        rec = _plain(r)
-        print(f"{rec.get('name')}:")
-        for key, value in rec.items():
-            if key != "name":
-                print(f"  {key}: {value}")
+        location = r["location"] or r["detail"]
+        print(
+            f"{r['name']:<15}{'yes' if r['found'] else 'no':<7}{r['num_train'] or '-':>7}{r['num_test'] or '-':>7}"
+            f"{_size(r['size_bytes']):>10}  {r['checksum']:<12} {location}"
+        )
+        if args.searched:
+            for place in r["searched"]:
+                print(f"{'':<15}searched: {place}")
     return 0
-
-
-def _plain(record: object) -> dict:
-    if isinstance(record, dict):
-        return record
-    if hasattr(record, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(record)  # type: ignore[arg-type]
-    return dict(vars(record))

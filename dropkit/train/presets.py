@@ -29,7 +29,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "batch_size": 100,
             "steps": 1000,
             "epochs": None,
-            "l2": 1e-4,
+            "l2": 1e-5,
             "eval_every": 100,
         },
     },
