@@ -6,5 +6,14 @@ from dropkit.models.registry import build_model, model_names, register_model
 __all__ = ["MLP", "build_mlp", "build_model", "model_names", "register_model"]
 
 # --- cnn ---
+from dropkit.models.cnn import CNN, build_cnn
+
+__all__ += ["CNN", "build_cnn"]
 # --- rnn ---
+from dropkit.models.rnn import RNNClassifier, build_rnn
+
+__all__ += ["RNNClassifier", "build_rnn"]
 # --- transformer ---
+from dropkit.models.transformer import Transformer, TransformerBlock, build_transformer
+
+__all__ += ["Transformer", "TransformerBlock", "build_transformer"]

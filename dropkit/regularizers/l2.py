@@ -7,6 +7,8 @@ https://arxiv.org/abs/1711.05101).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -16,13 +18,14 @@ from dropkit.regularizers.weights import iter_weights
 __all__ = ["l2_penalty"]
 
 
-def l2_penalty(model: nn.Module, lam: float) -> Tensor:
+def l2_penalty(model: nn.Module | Sequence[Tensor], lam: float) -> Tensor:
     """``lam * sum_W ||W||_2^2`` over the model's weights (biases and norm parameters excluded).
 
     Note the factor: no 1/2 (TensorFlow's ``tf.nn.l2_loss`` has one). The gradient is ``2 * lam * W``.
 
     Args:
-        model: the model whose weights are penalised.
+        model: the model whose weights are penalised, or the weight tensors themselves (pass the
+            list from :func:`~dropkit.regularizers.iter_weights` once to skip the module walk per step).
         lam: the penalty strength lambda >= 0.
 
     Example:
@@ -34,7 +37,7 @@ def l2_penalty(model: nn.Module, lam: float) -> Tensor:
         1.8
     """
     lam = check_non_negative("l2_penalty", "lam", lam)
-    weights = [w for _, w in iter_weights(model)]
+    weights = [w for _, w in iter_weights(model)] if isinstance(model, nn.Module) else list(model)
     if lam == 0.0 or not weights:
         device = weights[0].device if weights else None
         return torch.zeros((), device=device)

@@ -64,6 +64,13 @@ class Config:
 
     # Model-specific keys for CNN / RNN / transformer models are added in the sections below.
     # --- cnn ---
+    channels: list[int] = dataclasses.field(default_factory=lambda: [32, 64])  # cnn conv channels, one conv-BN-ReLU-pool block each (p is the dropout before the classifier)
+    kernel_size: int = 3  # cnn conv kernel size (odd; 'same' padding)
+    batch_norm: bool = True  # cnn BatchNorm after each conv
+    conv_dropout: str = "channel"  # cnn dropout after each conv block: channel (Dropout1d/2d) | block (DropBlock)
+    conv_p: float = 0.1  # cnn dropout rate (probability of dropping) after each conv block
+    block_size: int = 3  # cnn DropBlock block size (conv_dropout=block); capped at each block's map size
+    fc_hidden: int = 128  # cnn hidden units before the classifier; 0: none (dropout p, then the classifier)
     # --- rnn ---
     rnn_cell: str = "lstm"  # rnn cell: lstm | gru (p is the dropout on the last hidden state)
     rnn_hidden: int = 128  # rnn hidden units per layer
@@ -72,7 +79,6 @@ class Config:
     rnn_recurrent_p: float = 0.0  # rnn variational dropout on the fed-back hidden state (> 0: step loop, slower)
     weight_drop: float = 0.0  # rnn weight drop (DropConnect) on hidden-to-hidden weights, fused kernel kept
     zoneout: float = 0.0  # rnn zoneout rate: probability a unit keeps its previous h / c (> 0: step loop)
-    # DROPOUT_FIELDS += ["rnn_input_p", "rnn_recurrent_p", "weight_drop", "zoneout"]  (lead: merge into DROPOUT_FIELDS)
     # --- transformer ---
     d_model: int = 64  # transformer width (token embedding size)
     heads: int = 4  # transformer attention heads; must divide d_model
@@ -84,7 +90,6 @@ class Config:
     resid_p: float = 0.1  # transformer residual dropout rate on each block's attention and MLP output
     drop_path: float = 0.1  # transformer DropPath rate of the last block (linear from 0 over depth)
     token_p: float = 0.0  # transformer token (patch) dropout: fraction of tokens dropped in training
-    # DROPOUT_FIELDS += ["attn_p", "resid_p", "drop_path", "token_p"]  (lead: merge into DROPOUT_FIELDS)
     # --- schedules ---
     p_schedule: str = "constant"  # constant | linear | early | late | curriculum: how every dropout rate moves over steps (a factor on the configured rates)
     p_schedule_start: float = 0.0  # linear: factor at step 0 (ramps to 1 at p_schedule_cutoff, default the last step)
@@ -103,9 +108,10 @@ class Config:
             if not cond:
                 raise ValueError(f"{where}: {key} must be {allowed}, got {getattr(self, key)!r}")
 
-        for key in ("p", "input_p"):
+        for key in DROPOUT_FIELDS:
             v = getattr(self, key)
-            need(isinstance(v, (int, float)) and 0 <= v <= 1, key, "in [0, 1]")
+            if key != "hidden_p":
+                need(isinstance(v, (int, float)) and 0 <= v <= 1, key, "in [0, 1]")
         if self.hidden_p is not None:
             need(all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in self.hidden_p), "hidden_p", "a list of rates in [0, 1]")
             need(len(self.hidden_p) == len(self.hidden), "hidden_p", f"a list of {len(self.hidden)} rates, one per hidden layer")
@@ -122,6 +128,12 @@ class Config:
         need(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every", "None or an integer >= 1")
         need(self.keep_checkpoints >= 1, "keep_checkpoints", "an integer >= 1")
         need(self.threads is None or self.threads >= 1, "threads", "None or an integer >= 1")
+        for key in ("kernel_size", "block_size", "rnn_hidden", "rnn_layers", "d_model", "heads", "depth", "patch"):
+            need(getattr(self, key) >= 1, key, "an integer >= 1")
+        need(all(isinstance(c, int) and c > 0 for c in self.channels), "channels", "a list of positive integers")
+        need(self.fc_hidden >= 0, "fc_hidden", "an integer >= 0")
+        need(self.mlp_ratio > 0, "mlp_ratio", "a number > 0")
+        need(0 <= self.p_schedule_start <= 1, "p_schedule_start", "in [0, 1]")
         if self.steps is not None and self.epochs is not None:
             raise ValueError(f"{where}: give steps or epochs, not both; got steps={self.steps}, epochs={self.epochs}")
         if self.steps is None and self.epochs is None:
@@ -155,7 +167,12 @@ class Config:
 
 
 # Keys whose value is a dropout rate; `without_dropout` zeroes them. Extend in your section.
-DROPOUT_FIELDS: list[str] = ["p", "input_p", "hidden_p"]
+DROPOUT_FIELDS: list[str] = [
+    "p", "input_p", "hidden_p",  # mlp (p is also every model's rate before the classifier)
+    "conv_p",  # cnn
+    "rnn_input_p", "rnn_recurrent_p", "weight_drop", "zoneout",  # rnn
+    "attn_p", "resid_p", "drop_path", "token_p",  # transformer
+]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": ("mnist1d", "digits", "fashion-mnist", "mnist"),
@@ -163,6 +180,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "activation": ("relu", "gelu", "tanh", "silu", "elu", "selu", "sigmoid"),
     "optimizer": ("adam", "adamw", "sgd"),
     "lr_schedule": ("constant", "cosine", "step"),
+    "conv_dropout": ("channel", "block"),
+    "rnn_cell": ("lstm", "gru"),
+    "pool": ("cls", "mean"),
+    "p_schedule": ("constant", "linear", "early", "late", "curriculum"),
 }
 
 

@@ -23,7 +23,8 @@ from torch import Tensor, nn
 from dropkit._io import atomic_path
 from dropkit.data import ArrayDataset, load_dataset
 from dropkit.models import build_model
-from dropkit.regularizers import apply_max_norm, decay_param_groups, l2_penalty
+from dropkit.schedules import build_dropout_scheduler
+from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
 from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
 from dropkit.train.config import Config, save_config
 from dropkit.train.env_info import environment
@@ -118,7 +119,7 @@ def _check_resume_config(saved: Config, given: Config) -> None:
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False)
 
@@ -170,9 +171,10 @@ def train_run(
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, data.input_shape, data.num_classes).to(device)
     optimizer = build_optimizer(cfg, model)
-    scheduler = _build_dropout_scheduler(cfg, model)
+    scheduler = build_dropout_scheduler(cfg, model, total_steps=total_steps)
     layers = dropout_layers(model)
     recorders = [m for m in layers if hasattr(m, "record_rate")]
+    weights = [w for _, w in iter_weights(model)]
     regularized = [m for m in model.modules() if m is not model and callable(getattr(m, "regularization", None))]
 
     step, wall_offset = 0, 0.0
@@ -243,9 +245,7 @@ def train_run(
             old.unlink(missing_ok=True)
 
     if step == 0:
-        if scheduler is not None:
-            scheduler.step(0)
-        do_eval(None, nominal_rate())
+        do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
         save(0)
 
     bar = _progress_bar(total_steps, step, cfg.progress)
@@ -268,7 +268,7 @@ def train_run(
             logits = model(train_x[idx])
             loss = F.cross_entropy(logits, train_y[idx])
             if cfg.l2 > 0:
-                loss = loss + l2_penalty(model, cfg.l2)
+                loss = loss + l2_penalty(weights, cfg.l2)
             if regularized:
                 loss = loss + torch.stack([m.regularization() for m in regularized]).sum()
             loss_value = loss.item()
@@ -354,12 +354,4 @@ def _summary(
         out["message"] = message
     return out
 
-
-def _build_dropout_scheduler(cfg: Config, model: nn.Module) -> Any:
-    """The dropout-rate scheduler for ``cfg`` (None for a constant rate)."""
-    try:
-        from dropkit.schedules import build_dropout_scheduler
-    except ImportError:
-        return None
-    return build_dropout_scheduler(cfg, model)
 

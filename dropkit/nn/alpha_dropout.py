@@ -1,0 +1,84 @@
+"""``AlphaDropout`` and ``FeatureAlphaDropout``: Module twins of :mod:`dropkit.functional.alpha_dropout`.
+
+Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017, https://arxiv.org/abs/1706.02515.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from dropkit._validation import check_probability
+from dropkit.functional.alpha_dropout import alpha_dropout, feature_alpha_dropout
+
+__all__ = ["AlphaDropout", "FeatureAlphaDropout"]
+
+
+class AlphaDropout(nn.Module):
+    """Alpha dropout for SELU networks; ``p`` is the probability of **dropping** a unit.
+
+    Args:
+        p: drop probability in ``[0, 1]`` (default: 0.5).
+        broadcast_dims: dims that share one mask value (default: ``()``).
+        generator: optional random generator for every mask (default: None, the global one).
+
+    Shape:
+        - Input: ``(*)``; Output: the same shape.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.nn import AlphaDropout
+        >>> AlphaDropout(0.1)
+        AlphaDropout(p=0.1)
+        >>> AlphaDropout(0.1).eval()(torch.ones(2)).tolist()
+        [1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        broadcast_dims: int | Sequence[int] = (),
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.p = check_probability(type(self).__name__, "p", p)
+        self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        return alpha_dropout(x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator)
+
+    def extra_repr(self) -> str:
+        dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
+        return f"p={self.p:g}{dims}"
+
+
+class FeatureAlphaDropout(nn.Module):
+    """Alpha dropout of whole channels of ``(N, C, *)``; ``p`` is the probability of **dropping** one.
+
+    Args:
+        p: drop probability in ``[0, 1]`` (default: 0.5).
+        generator: optional random generator for every mask (default: None, the global one).
+
+    Shape:
+        - Input: ``(N, C, *)``; Output: the same shape.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.nn import FeatureAlphaDropout
+        >>> FeatureAlphaDropout(0.2)(torch.zeros(2, 3, 4)).shape
+        torch.Size([2, 3, 4])
+    """
+
+    def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.p = check_probability(type(self).__name__, "p", p)
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        return feature_alpha_dropout(x, self.p, training=self.training, generator=self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}"

@@ -1,0 +1,92 @@
+"""``MultiHeadSelfAttention``: self-attention whose dropout follows the module's ``training`` flag.
+
+Vaswani et al., "Attention Is All You Need", NeurIPS 2017, https://arxiv.org/abs/1706.03762.
+
+Built on :func:`dropkit.functional.attention`, so ``attn_p`` (attention-probability dropout) is
+switched off in ``eval()`` -- unlike a bare ``F.scaled_dot_product_attention(dropout_p=...)`` call,
+which drops in evaluation too (pytorch/pytorch#99293, #124464). ``proj_p`` drops elements of the
+output projection (the residual-branch dropout of the paper). Both are probabilities of
+**dropping**.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dropkit._validation import check_positive_int, check_probability
+from dropkit.functional.attention import attention
+from dropkit.nn.dropout import Dropout
+
+__all__ = ["MultiHeadSelfAttention"]
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Multi-head self-attention with attention-probability dropout and output dropout.
+
+    Args:
+        dim: model width ``D``; must be divisible by ``heads``.
+        heads: number of heads (default: 8).
+        attn_p: probability of **dropping** an attention weight, training only (default: 0.0).
+        proj_p: probability of **dropping** an element of the output projection (default: 0.0).
+        qkv_bias: bias on the fused q/k/v projection (default: True).
+        generator: optional random generator; when set, attention uses the explicit softmax path
+            and both masks are drawn from it (reproducible), else SDPA and the global RNG
+            (default: None).
+
+    Shape:
+        - Input: ``(N, L, D)``; ``mask`` broadcastable to ``(N, heads, L, L)`` (bool: True = attend).
+        - Output: ``(N, L, D)``.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.nn import MultiHeadSelfAttention
+        >>> mhsa = MultiHeadSelfAttention(16, heads=4, attn_p=0.5, proj_p=0.1).eval()
+        >>> x = torch.randn(2, 5, 16)
+        >>> torch.equal(mhsa(x), mhsa(x))            # evaluation is deterministic
+        True
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int = 8,
+        *,
+        attn_p: float = 0.0,
+        proj_p: float = 0.0,
+        qkv_bias: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        where = type(self).__name__
+        check_positive_int(where, "dim", dim)
+        check_positive_int(where, "heads", heads)
+        if dim % heads:
+            raise ValueError(f"{where}: dim must be divisible by heads={heads}, got {dim}")
+        self.dim, self.heads = dim, heads
+        self.attn_p = check_probability(where, "attn_p", attn_p)
+        self.generator = generator
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = Dropout(check_probability(where, "proj_p", proj_p), generator=generator)
+
+    @property
+    def proj_p(self) -> float:
+        """Probability of dropping an output element (held by the ``proj_drop`` submodule)."""
+        return self.proj_drop.p
+
+    @proj_p.setter
+    def proj_p(self, value: float) -> None:
+        self.proj_drop.p = check_probability(type(self).__name__, "proj_p", value)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
+        n, length, dim = x.shape
+        qkv = self.qkv(x).reshape(n, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        out = attention(
+            qkv[0], qkv[1], qkv[2],
+            attn_p=self.attn_p, training=self.training, mask=mask, is_causal=is_causal, generator=self.generator,
+        )
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(n, length, dim)))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, heads={self.heads}, attn_p={self.attn_p:g}, proj_p={self.proj_p:g}"

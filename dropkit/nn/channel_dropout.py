@@ -1,0 +1,137 @@
+"""``ChannelDropout`` and ``Dropout1d/2d/3d``: Module twins of :mod:`dropkit.functional.channel_dropout`.
+
+Tompson et al., "Efficient Object Localization Using Convolutional Networks", CVPR 2015,
+https://arxiv.org/abs/1411.4280.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dropkit._validation import check_positive_int, check_probability
+from dropkit.functional.channel_dropout import channel_dropout
+
+__all__ = ["ChannelDropout", "Dropout1d", "Dropout2d", "Dropout3d"]
+
+
+class ChannelDropout(nn.Module):
+    """Zero whole (sample, channel) feature maps; ``p`` is the probability of **dropping** a channel.
+
+    Args:
+        p: drop probability in ``[0, 1]`` (default: 0.5).
+        spatial_dims: how many spatial dims follow the channel dim (default: 2).
+        channels_last: the channel dim is last in the logical shape, e.g. ``(N, H, W, C)``
+            (default: False; ``torch.channels_last`` memory format needs no flag).
+        generator: optional random generator for every mask (default: None, the global one).
+
+    Shape:
+        - Input: ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; Output: the same shape.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.nn import ChannelDropout
+        >>> ChannelDropout(0.2, spatial_dims=1)
+        ChannelDropout(p=0.2, spatial_dims=1)
+        >>> ChannelDropout(0.2, spatial_dims=1)(torch.ones(2, 3, 5)).shape
+        torch.Size([2, 3, 5])
+    """
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        spatial_dims: int = 2,
+        channels_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        where = type(self).__name__
+        self.p = check_probability(where, "p", p)
+        self.spatial_dims = check_positive_int(where, "spatial_dims", spatial_dims)
+        self.channels_last = bool(channels_last)
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        return channel_dropout(
+            x, self.p, spatial_dims=self.spatial_dims, channels_last=self.channels_last, training=self.training, generator=self.generator
+        )
+
+    def extra_repr(self) -> str:
+        last = ", channels_last=True" if self.channels_last else ""
+        return f"p={self.p:g}, spatial_dims={self.spatial_dims}{last}"
+
+
+class _FixedChannelDropout(ChannelDropout):
+    _spatial_dims = 0
+
+    def __init__(self, p: float = 0.5, channels_last: bool = False, generator: torch.Generator | None = None) -> None:
+        super().__init__(p, self._spatial_dims, channels_last, generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}" + (", channels_last=True" if self.channels_last else "")
+
+
+class Dropout1d(_FixedChannelDropout):
+    """Channel dropout for ``(N, C, L)`` / ``(C, L)``; ``p`` is the probability of **dropping** a channel.
+
+    Args:
+        p: drop probability in ``[0, 1]`` (default: 0.5).
+        channels_last: input is ``(N, L, C)`` / ``(L, C)`` (default: False).
+        generator: optional random generator for every mask (default: None).
+
+    Shape:
+        - Input: ``(N, C, L)`` or ``(C, L)``; Output: the same shape.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.nn import Dropout1d
+        >>> Dropout1d(0.3)(torch.ones(4, 2, 6)).shape
+        torch.Size([4, 2, 6])
+    """
+
+    _spatial_dims = 1
+
+
+class Dropout2d(_FixedChannelDropout):
+    """Channel dropout for ``(N, C, H, W)`` / ``(C, H, W)``; ``p`` is the probability of **dropping** a channel.
+
+    A 3-D input is unbatched ``(C, H, W)`` (PyTorch reads it as ``(N, C, L)`` with a warning).
+
+    Args:
+        p: drop probability in ``[0, 1]`` (default: 0.5).
+        channels_last: input is ``(N, H, W, C)`` / ``(H, W, C)`` (default: False; the
+            ``torch.channels_last`` memory format needs no flag).
+        generator: optional random generator for every mask (default: None).
+
+    Shape:
+        - Input: ``(N, C, H, W)`` or ``(C, H, W)``; Output: the same shape.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.nn import Dropout2d
+        >>> Dropout2d(0.3, channels_last=True)
+        Dropout2d(p=0.3, channels_last=True)
+    """
+
+    _spatial_dims = 2
+
+
+class Dropout3d(_FixedChannelDropout):
+    """Channel dropout for ``(N, C, D, H, W)`` / ``(C, D, H, W)``; ``p`` is the probability of **dropping** a channel.
+
+    Args:
+        p: drop probability in ``[0, 1]`` (default: 0.5).
+        channels_last: input is ``(N, D, H, W, C)`` / ``(D, H, W, C)`` (default: False).
+        generator: optional random generator for every mask (default: None).
+
+    Shape:
+        - Input: ``(N, C, D, H, W)`` or ``(C, D, H, W)``; Output: the same shape.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.nn import Dropout3d
+        >>> Dropout3d(0.3).eval()(torch.ones(1, 1, 2, 2, 2)).sum().item()
+        8.0
+    """
+
+    _spatial_dims = 3

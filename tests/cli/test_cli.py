@@ -1,0 +1,83 @@
+"""``dropkit train|compare|datasets`` end to end on tiny real data, and their errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dropkit.cli.main import main
+from dropkit.train.run_dir import read_config
+
+TINY = ["--dataset", "digits", "--hidden", "32", "--steps", "40", "--eval-every", "20", "--threads", "1", "--no-progress"]
+
+
+def test_train_writes_a_run_and_prints_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", *TINY, "--p", "0.25", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "gap" in out
+    assert json.loads((tmp_path / "r/summary.json").read_text())["status"] == "completed"
+    assert read_config(tmp_path / "r").p == 0.25
+
+
+def test_precedence_defaults_preset_file_flags(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("dataset: digits\nhidden: [16]\nsteps: 20\neval_every: 10\np: 0.1\nl2: 0.001\n")
+    assert main(["train", "--preset", "seed", "--config", str(cfg_file), "--p", "0.3", "--threads", "1", "--no-progress", "--out", str(tmp_path / "r")]) == 0
+    cfg = read_config(tmp_path / "r")
+    assert (cfg.p, cfg.l2, cfg.hidden, cfg.dataset, cfg.batch_size) == (0.3, 0.001, [16], "digits", 100)
+
+
+def test_resume_uses_the_saved_config(tmp_path: Path) -> None:
+    assert main(["train", *TINY, "--out", str(tmp_path / "r")]) == 0
+    assert main(["train", "--resume", "--out", str(tmp_path / "r")]) == 0
+
+
+def test_compare_prints_side_by_side_and_writes_curves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", *TINY, "--p", "0.5", "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "no dropout" in out and "dropout p=0.5" in out
+    for row in ("train accuracy", "test accuracy", "gap (points)", "time (s)"):
+        assert row in out
+    report = json.loads((tmp_path / "c/compare.json").read_text())
+    assert [r["p"] for r in report["results"].values()] == [0.0, 0.5]
+    assert (tmp_path / "c/curves.png").stat().st_size > 10_000
+    assert read_config(tmp_path / "c/p0").p == 0.0 and read_config(tmp_path / "c/p0.5").p == 0.5
+
+
+def test_datasets_lists_every_dataset(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["datasets", "--json"]) == 0
+    records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {"mnist1d", "digits", "fashion-mnist", "mnist"} <= set(records)
+    assert records["digits"]["found"] is True and records["digits"]["num_train"] == 1437
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--p", "1.5"], "p must be in [0, 1], got 1.5"),
+        (["--dataset", "fashoin-mnist"], "did you mean 'fashion-mnist'"),
+        (["--hidden", "0"], "hidden must be a list of positive integers, got [0]"),
+        (["--data-dir", "/nonexistent/dropkit-data"], "/nonexistent/dropkit-data"),
+        (["--preset", "sed"], "did you mean 'seed'"),
+        (["--steps", "ten"], "steps must be of type int, got 'ten'"),
+    ],
+)
+def test_bad_input_gets_one_clear_error(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", *TINY, *argv, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "config.yaml").exists()
+
+
+def test_unknown_key_in_config_file_suggests_closest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("dataset: digits\nlearning_rate: 0.1\n")
+    assert main(["train", "--config", str(cfg_file), "--out", str(tmp_path / "r")]) == 2
+    assert "unknown key 'learning_rate'" in capsys.readouterr().err
+
+
+def test_compare_needs_a_positive_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", *TINY, "--p", "0", "--out", str(tmp_path / "c")]) == 2
+    assert "p must be > 0" in capsys.readouterr().err
