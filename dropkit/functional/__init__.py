@@ -41,3 +41,13 @@ from dropkit.functional.token_dropout import num_kept_tokens, token_dropout
 
 __all__ += ["attention", "residual_dropout", "token_dropout", "num_kept_tokens"]
 __all__ += ["concrete_dropout", "concrete_dropout_regularizer", "r_drop_loss", "r_drop_forward", "symmetric_kl"]
+# --- fused kernels ---
+from dropkit.kernels.fused import (
+    bias_act_dropout,
+    bias_dropout_add,
+    dropout_add_layer_norm,
+    dropout_add_rms_norm,
+    dropout_linear,
+)
+
+__all__ += ["bias_act_dropout", "bias_dropout_add", "dropout_add_layer_norm", "dropout_add_rms_norm", "dropout_linear"]

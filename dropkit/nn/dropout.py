@@ -11,8 +11,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_probability
-from dropkit.functional.dropout import dropout
+from dropkit._validation import check_choice, check_probability
+from dropkit.functional.dropout import DROPOUT_BACKENDS, dropout
+from dropkit.rng import PhiloxState
 
 __all__ = ["Dropout"]
 
@@ -25,6 +26,11 @@ class Dropout(nn.Module):
         broadcast_dims: dims that share one mask value (Keras' ``noise_shape``), e.g. ``(1,)`` on
             ``(N, T, D)`` shares the mask over time (default: ``()``).
         generator: optional random generator used for every mask (default: None, the global one).
+        backend: ``"auto"``, ``"native"``, ``"portable"`` or ``"triton"``, as in
+            :func:`dropkit.functional.dropout` (default: ``"auto"``: the fused Triton kernel for CUDA
+            tensors, torch's native ``bernoulli_`` on the CPU, the counter-based path when a
+            ``stream`` is given).
+        stream: a :class:`dropkit.rng.PhiloxState` for counter-based masks (default: None).
 
     Shape:
         - Input: ``(*)``; Output: the same shape.
@@ -49,16 +55,27 @@ class Dropout(nn.Module):
         p: float = 0.5,
         broadcast_dims: int | Sequence[int] = (),
         generator: torch.Generator | None = None,
+        backend: str = "auto",
+        stream: PhiloxState | None = None,
     ) -> None:
         super().__init__()
         self.p = check_probability(type(self).__name__, "p", p)
+        self.backend = check_choice(type(self).__name__, "backend", backend, DROPOUT_BACKENDS)
+        if stream is not None and not isinstance(stream, PhiloxState):
+            raise TypeError(f"{type(self).__name__}: stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
+        if stream is not None and backend == "native":
+            raise ValueError(f"{type(self).__name__}: stream needs backend 'auto', 'portable' or 'triton', got 'native'")
+        self.stream = stream
         self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
         self.generator = generator
         self.record_rate = False
         self.last_drop_fraction: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = dropout(x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator)
+        y = dropout(
+            x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator,
+            backend=self.backend, stream=self.stream,
+        )
         if self.record_rate and self.training:
             with torch.no_grad():
                 self.last_drop_fraction = (y == 0).logical_and(x != 0).sum() / (x != 0).sum().clamp_min(1)
@@ -66,4 +83,5 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
-        return f"p={self.p:g}{dims}"
+        backend = f", backend={self.backend!r}" if self.backend != "auto" else ""
+        return f"p={self.p:g}{dims}{backend}"

@@ -1,0 +1,133 @@
+"""CPU benchmark: dropkit's portable counter-based dropout vs PyTorch's CPU dropout vs dropkit native.
+
+Usage (see benchmarks/README.md):
+    python benchmarks/bench_dropout_cpu.py                  # sizes 2^16..2^22, fp32 and bf16
+    python benchmarks/bench_dropout_cpu.py --max-log2 20 --repeats 5
+
+Wall-clock medians (and 20th/80th percentiles) of ``--repeats`` calls after one warm-up call, on
+``torch.get_num_threads()`` threads. Writes ``benchmarks/results/cpu/dropout_cpu.csv`` (long format,
+one row per op/provider/mode/dtype/size, with the CPU model, thread count, versions and date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from dropkit.functional import dropout
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+COLUMNS = [
+    "op", "provider", "mode", "dtype", "numel", "median_ms", "p20_ms", "p80_ms", "gbps",
+    "saved_bytes_per_elem", "device", "threads", "torch", "git_sha", "date",
+]
+P = 0.1
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_sha() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def timed(fn, repeats: int) -> tuple[float, float, float]:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    q = statistics.quantiles(times, n=5) if len(times) >= 2 else [times[0]] * 4
+    return statistics.median(times), q[0], q[-1]
+
+
+def saved_bytes(forward) -> int:
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        storages[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        forward()
+    return sum(storages.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--min-log2", type=int, default=16, help="smallest size 2**k (default: 16)")
+    ap.add_argument("--max-log2", type=int, default=22, help="largest size 2**k (default: 22)")
+    ap.add_argument("--step-log2", type=int, default=2, help="size step in powers of 2 (default: 2)")
+    ap.add_argument("--dtypes", default="fp32,bf16", help="comma list of fp32,bf16 (default: both)")
+    ap.add_argument("--repeats", type=int, default=7, help="timed calls per point (default: 7)")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cpu" / "dropout_cpu.csv"),
+                    help="CSV path (default: benchmarks/results/cpu/dropout_cpu.csv)")
+    args = ap.parse_args(argv)
+    providers = {
+        "torch": lambda x: F.dropout(x, P, training=True),
+        "dropkit-native": lambda x: dropout(x, P, backend="native"),
+        "dropkit-portable": lambda x: dropout(x, P, backend="portable"),
+    }
+    env = {
+        "device": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "git_sha": git_sha(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    rows = []
+    for dname in args.dtypes.split(","):
+        dtype = DTYPES[dname]
+        for k in range(args.min_log2, args.max_log2 + 1, args.step_log2):
+            n = 2**k
+            x = torch.randn(n, dtype=dtype, requires_grad=True)
+            dy = torch.randn(n, dtype=dtype)
+            for name, fwd in providers.items():
+                kept = saved_bytes(lambda: fwd(x)) / n
+                for mode in ("forward", "full"):
+                    if mode == "forward":
+                        fn = lambda: fwd(x)  # noqa: E731
+                    else:
+                        fn = lambda: torch.autograd.grad(fwd(x), x, dy)  # noqa: E731
+                    med, p20, p80 = timed(fn, args.repeats)
+                    moved = (2 if mode == "forward" else 4) * x.element_size() * n
+                    rows.append({
+                        "op": "dropout", "provider": name, "mode": mode, "dtype": dname, "numel": n,
+                        "median_ms": f"{med:.4f}", "p20_ms": f"{p20:.4f}", "p80_ms": f"{p80:.4f}",
+                        "gbps": f"{moved / (med * 1e-3) / 1e9:.2f}", "saved_bytes_per_elem": f"{kept:.4f}", **env,
+                    })
+                    print(f"{dname:<5} 2^{k:<3} {name:<17} {mode:<8} {med:9.3f} ms  kept {kept:.3f} B/elem", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} rows to {out} ({env['device']}, {env['threads']} threads)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,399 @@
+"""Public fused dropout ops and the backend dispatch shared with :func:`dropkit.functional.dropout`.
+
+Every op here draws its mask from :mod:`dropkit.rng` (a pure function of ``[seed, offset]`` and the
+logical element index), keeps only the 16-byte seed for backward and regenerates the mask there.
+
+Backends (the ``backend`` argument):
+
+* ``"triton"``: the Triton kernels of :mod:`dropkit.kernels.triton_elementwise` and
+  :mod:`dropkit.kernels.triton_norm`, registered with ``torch.library`` so ``torch.compile`` traces
+  them. Needs triton and a CUDA tensor (or ``TRITON_INTERPRET=1``, which runs them on the CPU for
+  tests); float16, bfloat16 and float32 only. Anything else is a ``RuntimeError``/``TypeError``.
+* ``"portable"``: the same masks and math in plain torch (:mod:`dropkit.kernels.portable`), any
+  device and any floating dtype.
+* ``"auto"`` (default): ``"triton"`` for CUDA tensors of a supported dtype when triton imports,
+  otherwise ``"portable"``. This is the only fallback, and it is exact: both backends give the same
+  mask for the same ``[seed, offset]``.
+
+Seeds: with ``stream=None`` each call draws a fresh seed from torch's generator (``generator`` or the
+device's default one), so ``torch.manual_seed`` reproduces runs and ``torch.utils.checkpoint``
+recomputes identical masks. With ``stream`` (a :class:`dropkit.rng.PhiloxState`) the mask takes the
+stream's next counters; wrap checkpointed code with :func:`dropkit.rng.checkpoint_context`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+
+import torch
+from torch import Tensor
+
+from dropkit._validation import check_choice, check_floating, check_probability
+from dropkit.kernels import portable
+from dropkit.kernels.reference import ACTIVATIONS
+from dropkit.rng import PhiloxState, keep_mask, keep_scale, keep_threshold, seed_from_generator
+
+__all__ = [
+    "BACKENDS",
+    "TRITON_DTYPES",
+    "triton_available",
+    "resolve_backend",
+    "next_rng",
+    "counter_dropout",
+    "bias_act_dropout",
+    "bias_dropout_add",
+    "dropout_add_layer_norm",
+    "dropout_add_rms_norm",
+    "dropout_linear",
+]
+
+BACKENDS = ("auto", "portable", "triton")
+TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
+_NO_DROP = 1 << 16  # keep threshold that keeps everything (eval mode, p == 0)
+
+
+@functools.lru_cache(maxsize=None)
+def triton_available() -> bool:
+    """True when triton imports (checked once, at the first call, never at dropkit import)."""
+    try:
+        importlib.import_module("triton")
+    except Exception:  # noqa: BLE001 - a broken triton install is "not available", like a missing one
+        return False
+    return True
+
+
+def _interpret() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def resolve_backend(where: str, backend: str, x: Tensor, allowed: tuple[str, ...] = BACKENDS) -> str:
+    """Turn ``"auto"`` into a concrete backend for ``x`` and check an explicit choice can run."""
+    backend = check_choice(where, "backend", backend, allowed)
+    if backend == "auto":
+        if x.is_cuda and x.dtype in TRITON_DTYPES and triton_available():
+            return "triton"
+        return "portable"
+    if backend == "triton":
+        if not triton_available():
+            raise RuntimeError(f"{where}: backend 'triton' needs the triton package, which is not installed")
+        if not x.is_cuda and not _interpret():
+            raise RuntimeError(
+                f"{where}: backend 'triton' needs a CUDA tensor, got device '{x.device}' "
+                "(set TRITON_INTERPRET=1 to run the kernels on the CPU for testing)"
+            )
+        if x.dtype not in TRITON_DTYPES:
+            raise TypeError(f"{where}: backend 'triton' supports float16, bfloat16 and float32, got dtype {x.dtype}")
+    return backend
+
+
+def next_rng(x: Tensor, numel: int, generator: torch.Generator | None, stream: PhiloxState | None) -> Tensor:
+    """``[seed, offset]`` on ``x.device`` for a mask of ``numel`` elements (see the module docstring)."""
+    if stream is not None:
+        if not isinstance(stream, PhiloxState):
+            raise TypeError(f"stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
+        return stream.next(numel).to(x.device)
+    return seed_from_generator(generator, x.device)
+
+
+def _mask_params(
+    where: str, p: float, training: bool, x: Tensor, numel: int, generator, stream
+) -> tuple[float, int, float, Tensor]:
+    """Validate ``p`` and return ``(p, threshold, scale, rng)``; no draw when nothing is dropped."""
+    p = check_probability(where, "p", p)
+    if not training or p == 0.0:
+        return p, _NO_DROP, 1.0, torch.zeros(2, dtype=torch.int64, device=x.device)
+    return p, keep_threshold(p), keep_scale(p), next_rng(x, numel, generator, stream)
+
+
+def _check_like(where: str, name: str, t: Tensor | None, x: Tensor, shape: tuple[int, ...]) -> None:
+    """``t`` must be None or a tensor of ``shape`` with ``x``'s dtype and device."""
+    if t is None:
+        return
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{where}: {name} must be a torch.Tensor or None, got {type(t).__name__}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{where}: {name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
+    if t.dtype != x.dtype:
+        raise TypeError(f"{where}: {name} must have the input's dtype {x.dtype}, got {t.dtype}")
+    if t.device != x.device:
+        raise ValueError(f"{where}: {name} must be on the input's device {x.device}, got {t.device}")
+
+
+def _check_input(where: str, x: Tensor) -> None:
+    check_floating(where, x)
+    if x.dim() == 0:
+        raise ValueError(f"{where}: input must have at least 1 dim (features last), got shape ()")
+
+
+def counter_dropout(
+    x: Tensor,
+    p: float = 0.5,
+    *,
+    training: bool = True,
+    generator: torch.Generator | None = None,
+    stream: PhiloxState | None = None,
+    backend: str = "auto",
+    return_mask: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Counter-based dropout (the ``"portable"``/``"triton"`` paths of :func:`dropkit.functional.dropout`).
+
+    ``p`` is the probability of **dropping**; kept elements are scaled by ``1/q`` with ``q`` the
+    quantised keep probability (:func:`dropkit.rng.quantized_keep_prob`). The output is contiguous.
+    ``return_mask=True`` also returns the boolean keep-mask (drawn by the same backend), for tests.
+    """
+    where = "dropout"
+    check_floating(where, x)
+    backend = resolve_backend(where, backend, x)
+    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    if backend == "triton":
+        from dropkit.kernels import triton_elementwise as te
+
+        y = te.triton_dropout(x, rng, threshold, scale)
+        mask = te.triton_keep_mask(rng, tuple(x.shape), threshold) if return_mask else None
+    else:
+        p_eff = p if threshold != _NO_DROP else 0.0
+        y = portable.portable_dropout(x, p_eff, rng)
+        mask = keep_mask(rng, x.shape, p_eff, device=x.device) if return_mask else None
+    return (y, mask) if return_mask else y
+
+
+def bias_act_dropout(
+    x: Tensor,
+    bias: Tensor | None,
+    p: float = 0.1,
+    activation: str = "gelu",
+    *,
+    training: bool = True,
+    generator: torch.Generator | None = None,
+    stream: PhiloxState | None = None,
+    backend: str = "auto",
+) -> Tensor:
+    """``dropout(activation(x + bias))`` in one kernel; backward keeps ``x``, ``bias`` and the seed.
+
+    Args:
+        x: input ``(*, N)``, floating point.
+        bias: ``(N,)`` bias added before the activation, or None.
+        p: probability of **dropping** an element, in ``[0, 1]`` (default: 0.1).
+        activation: ``"relu"``, ``"gelu"`` (exact erf form), ``"silu"`` or ``"none"`` (default: ``"gelu"``).
+        training: drop only when True (default: True).
+        generator: generator for the seed when ``stream`` is None (default: None, the global one).
+        stream: a :class:`dropkit.rng.PhiloxState` to take the mask from (default: None).
+        backend: ``"auto"``, ``"triton"`` or ``"portable"`` (default: ``"auto"``; see the module doc).
+
+    Shape:
+        - Input: ``(*, N)``; Output: the same shape, contiguous.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.functional import bias_act_dropout
+        >>> y = bias_act_dropout(torch.randn(4, 8), torch.zeros(8), 0.5, "relu")
+        >>> bool((y >= 0).all())
+        True
+    """
+    where = "bias_act_dropout"
+    _check_input(where, x)
+    check_choice(where, "activation", activation, ACTIVATIONS)
+    _check_like(where, "bias", bias, x, (x.shape[-1],))
+    backend = resolve_backend(where, backend, x)
+    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    if backend == "triton":
+        from dropkit.kernels.triton_elementwise import triton_bias_act_dropout
+
+        return triton_bias_act_dropout(x, bias, rng, threshold, scale, activation)
+    return portable.portable_bias_act_dropout(x, bias, p if threshold != _NO_DROP else 0.0, rng, activation)
+
+
+def bias_dropout_add(
+    x: Tensor,
+    bias: Tensor | None,
+    residual: Tensor,
+    p: float = 0.1,
+    *,
+    training: bool = True,
+    generator: torch.Generator | None = None,
+    stream: PhiloxState | None = None,
+    backend: str = "auto",
+) -> Tensor:
+    """``residual + dropout(x + bias)`` in one kernel; backward keeps only the seed.
+
+    Args:
+        x: branch output ``(*, N)``.
+        bias: ``(N,)`` bias of the branch, or None.
+        residual: the residual stream, the shape of ``x``.
+        p: probability of **dropping** an element of ``x + bias``, in ``[0, 1]`` (default: 0.1).
+        training, generator, stream, backend: as in :func:`bias_act_dropout`.
+
+    Shape:
+        - Input: ``(*, N)``; Output: the same shape, contiguous.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.functional import bias_dropout_add
+        >>> r = torch.randn(2, 8)
+        >>> torch.equal(bias_dropout_add(torch.zeros(2, 8), None, r, 0.3), r)
+        True
+    """
+    where = "bias_dropout_add"
+    _check_input(where, x)
+    _check_like(where, "bias", bias, x, (x.shape[-1],))
+    if residual is None:
+        raise TypeError(f"{where}: residual must be a torch.Tensor, got None")
+    _check_like(where, "residual", residual, x, tuple(x.shape))
+    backend = resolve_backend(where, backend, x)
+    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    if backend == "triton":
+        from dropkit.kernels.triton_elementwise import triton_bias_dropout_add
+
+        return triton_bias_dropout_add(x, bias, residual, rng, threshold, scale)
+    return portable.portable_bias_dropout_add(x, bias, residual, p if threshold != _NO_DROP else 0.0, rng)
+
+
+def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, training, generator, stream, backend):
+    _check_input(where, x)
+    n = x.shape[-1]
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{where}: weight must be a torch.Tensor, got {type(weight).__name__}")
+    _check_like(where, "weight", weight, x, (n,))
+    _check_like(where, "bias", bias, x, (n,))
+    _check_like(where, "x_bias", x_bias, x, (n,))
+    _check_like(where, "residual", residual, x, tuple(x.shape))
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise ValueError(f"{where}: eps must be a number > 0, got {eps!r}")
+    backend = resolve_backend(where, backend, x)
+    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    if backend == "triton":
+        from dropkit.kernels.triton_norm import triton_dropout_add_norm
+
+        return triton_dropout_add_norm(x, x_bias, residual, weight, bias, rng, threshold, scale, eps, norm)
+    p_eff = p if threshold != _NO_DROP else 0.0
+    return portable.portable_dropout_add_norm(x, x_bias, residual, weight, bias, p_eff, rng, float(eps), norm)
+
+
+def dropout_add_layer_norm(
+    x: Tensor,
+    residual: Tensor | None,
+    weight: Tensor,
+    bias: Tensor | None,
+    p: float = 0.1,
+    *,
+    eps: float = 1e-5,
+    x_bias: Tensor | None = None,
+    training: bool = True,
+    generator: torch.Generator | None = None,
+    stream: PhiloxState | None = None,
+    backend: str = "auto",
+) -> tuple[Tensor, Tensor]:
+    """``h = residual + dropout(x + x_bias)``; returns ``(layer_norm(h) * weight + bias, h)``.
+
+    Backward keeps ``h`` (which the caller holds anyway as the next residual), ``weight``, two floats
+    per row and the seed; the mask is regenerated.
+
+    Args:
+        x: branch output ``(*, N)``.
+        residual: residual stream, the shape of ``x``, or None (then ``h = dropout(x + x_bias)``).
+        weight: ``(N,)`` LayerNorm scale. bias: ``(N,)`` LayerNorm shift, or None.
+        p: probability of **dropping** an element of ``x + x_bias``, in ``[0, 1]`` (default: 0.1).
+        eps: LayerNorm epsilon (default: 1e-5).
+        x_bias: ``(N,)`` bias of the branch, added before dropout, or None (default: None).
+        training, generator, stream, backend: as in :func:`bias_act_dropout`.
+
+    Shape:
+        - Input: ``(*, N)``; Outputs: two tensors of the input's shape, contiguous.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.functional import dropout_add_layer_norm
+        >>> x, r = torch.randn(3, 16), torch.randn(3, 16)
+        >>> y, h = dropout_add_layer_norm(x, r, torch.ones(16), torch.zeros(16), 0.1, training=False)
+        >>> torch.allclose(h, x + r), torch.allclose(y, torch.nn.functional.layer_norm(x + r, (16,)), atol=1e-6)
+        (True, True)
+    """
+    return _dropout_add_norm(
+        "dropout_add_layer_norm", "layernorm", x, residual, weight, bias, p, eps, x_bias, training, generator,
+        stream, backend,
+    )
+
+
+def dropout_add_rms_norm(
+    x: Tensor,
+    residual: Tensor | None,
+    weight: Tensor,
+    p: float = 0.1,
+    *,
+    eps: float = 1e-6,
+    x_bias: Tensor | None = None,
+    training: bool = True,
+    generator: torch.Generator | None = None,
+    stream: PhiloxState | None = None,
+    backend: str = "auto",
+) -> tuple[Tensor, Tensor]:
+    """``h = residual + dropout(x + x_bias)``; returns ``(h * rsqrt(mean(h²) + eps) * weight, h)``.
+
+    Arguments as in :func:`dropout_add_layer_norm` (RMSNorm has no shift; ``eps`` default 1e-6).
+
+    Example:
+        >>> import torch
+        >>> from dropkit.functional import dropout_add_rms_norm
+        >>> y, h = dropout_add_rms_norm(torch.randn(2, 8), None, torch.ones(8), 0.2)
+        >>> y.shape, h.shape
+        (torch.Size([2, 8]), torch.Size([2, 8]))
+    """
+    return _dropout_add_norm(
+        "dropout_add_rms_norm", "rmsnorm", x, residual, weight, None, p, eps, x_bias, training, generator,
+        stream, backend,
+    )
+
+
+def dropout_linear(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    p: float = 0.1,
+    *,
+    training: bool = True,
+    generator: torch.Generator | None = None,
+    stream: PhiloxState | None = None,
+    backend: str = "auto",
+) -> Tensor:
+    """``F.linear(dropout(x), weight, bias)`` keeping only ``x``, ``weight`` and the seed for backward.
+
+    The unfused version keeps the dropped copy of ``x`` (for the weight gradient) next to ``x`` itself
+    (kept by whatever produced it) and a mask; here the dropped input is regenerated inside backward,
+    so saved-tensor memory is one copy of ``x`` plus the weight (the LoRA-dropout pattern).
+
+    Args:
+        x: input ``(*, in_features)``.
+        weight: ``(out_features, in_features)``. bias: ``(out_features,)`` or None (default: None).
+        p: probability of **dropping** an element of ``x``, in ``[0, 1]`` (default: 0.1).
+        training, generator, stream, backend: as in :func:`bias_act_dropout`.
+
+    Shape:
+        - Input: ``(*, in_features)``; Output: ``(*, out_features)``.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.functional import dropout_linear
+        >>> w = torch.randn(3, 5)
+        >>> dropout_linear(torch.randn(2, 5), w, None, 0.2).shape
+        torch.Size([2, 3])
+    """
+    where = "dropout_linear"
+    _check_input(where, x)
+    if not isinstance(weight, Tensor) or weight.dim() != 2 or weight.shape[1] != x.shape[-1]:
+        got = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
+        raise ValueError(f"{where}: weight must have shape (out_features, {x.shape[-1]}), got {got}")
+    _check_like(where, "weight", weight, x, tuple(weight.shape))
+    _check_like(where, "bias", bias, x, (weight.shape[0],))
+    backend = resolve_backend(where, backend, x)
+    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    p_eff = p if threshold != _NO_DROP else 0.0
+    if backend == "triton":
+        from dropkit.kernels.triton_elementwise import triton_dropout
+
+        def drop(t: Tensor, r: Tensor) -> Tensor:
+            return triton_dropout(t, r, threshold, scale)
+
+        return portable.portable_dropout_linear(x, weight, bias, p_eff, rng, drop)
+    return portable.portable_dropout_linear(x, weight, bias, p_eff, rng)

@@ -1,0 +1,203 @@
+"""Portable (any device, plain torch) versions of the fused ops that regenerate the mask in backward.
+
+Same masks and math as :mod:`dropkit.kernels.reference` and the Triton kernels, but written as
+``torch.autograd.Function`` s that keep only ``rng = [seed, offset]`` (16 bytes per call) instead of
+a mask, and regenerate the mask from it in backward. This is the CPU path of every fused op, the
+``backend="portable"`` path of :func:`dropkit.functional.dropout`, and what ``torch.compile`` traces on
+machines without a GPU (it is plain torch, so dynamo traces it like any other code).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dropkit.kernels.reference import activation, compute_dtype
+from dropkit.rng import keep_mask, keep_scale
+
+__all__ = [
+    "portable_dropout",
+    "portable_bias_act_dropout",
+    "portable_bias_dropout_add",
+    "portable_dropout_add_norm",
+    "portable_dropout_linear",
+]
+
+
+def _drop(v: Tensor, p: float, rng: Tensor) -> Tensor:
+    keep = keep_mask(rng, v.shape, p, device=v.device)
+    return torch.where(keep, v * keep_scale(p), torch.zeros((), dtype=v.dtype, device=v.device))
+
+
+def _sum_rows(g: Tensor, like: Tensor) -> Tensor:
+    """Gradient of a broadcast ``(N,)`` bias: sum over every leading dim, in the compute dtype."""
+    return g.reshape(-1, g.shape[-1]).to(compute_dtype(g.dtype)).sum(0).to(like.dtype)
+
+
+class _Dropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, p: float, rng: Tensor) -> Tensor:
+        ctx.p = p
+        ctx.save_for_backward(rng)
+        return _drop(x.to(compute_dtype(x.dtype)), p, rng).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, dy: Tensor):
+        (rng,) = ctx.saved_tensors
+        return _drop(dy.to(compute_dtype(dy.dtype)), ctx.p, rng).to(dy.dtype), None, None
+
+
+class _BiasActDropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str) -> Tensor:
+        ctx.p, ctx.act, ctx.has_bias = p, act, bias is not None
+        ctx.save_for_backward(x, bias, rng)
+        v = x.to(compute_dtype(x.dtype))
+        if bias is not None:
+            v = v + bias.to(v.dtype)
+        return _drop(activation(v, act), p, rng).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, dy: Tensor):
+        x, bias, rng = ctx.saved_tensors
+        cd = compute_dtype(x.dtype)
+        g = _drop(dy.to(cd), ctx.p, rng)
+        if ctx.act != "none":
+            with torch.enable_grad():
+                v = x.to(cd).detach()
+                if bias is not None:
+                    v = v + bias.to(cd)
+                v = v.detach().requires_grad_(True)
+                (g,) = torch.autograd.grad(activation(v, ctx.act), v, g)
+        dx = g.to(x.dtype)
+        dbias = _sum_rows(g, bias) if ctx.has_bias and ctx.needs_input_grad[1] else None
+        return dx, dbias, None, None, None
+
+
+class _BiasDropoutAdd(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
+        ctx.p, ctx.has_bias = p, bias is not None
+        ctx.bias_dtype = None if bias is None else bias.dtype
+        ctx.save_for_backward(rng)
+        v = x.to(compute_dtype(x.dtype))
+        if bias is not None:
+            v = v + bias.to(v.dtype)
+        return (residual.to(v.dtype) + _drop(v, p, rng)).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, dy: Tensor):
+        (rng,) = ctx.saved_tensors
+        g = _drop(dy.to(compute_dtype(dy.dtype)), ctx.p, rng)
+        dbias = None
+        if ctx.has_bias and ctx.needs_input_grad[1]:
+            dbias = g.reshape(-1, g.shape[-1]).sum(0).to(ctx.bias_dtype)
+        return g.to(dy.dtype), dbias, dy, None, None
+
+
+class _DropoutAddNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, x_bias, residual, weight, bias, p, rng, eps, norm):
+        cd = compute_dtype(x.dtype)
+        v = x.to(cd)
+        if x_bias is not None:
+            v = v + x_bias.to(cd)
+        h = _drop(v, p, rng)
+        if residual is not None:
+            h = h + residual.to(cd)
+        h_out = h.to(x.dtype)
+        y = _norm(h, weight, bias, eps, norm)
+        ctx.p, ctx.eps, ctx.norm = p, eps, norm
+        ctx.has = (x_bias is not None, residual is not None, bias is not None)
+        ctx.save_for_backward(h_out, weight, bias, x_bias, rng)
+        return y.to(x.dtype), h_out
+
+    @staticmethod
+    def backward(ctx, dy, dh_out):
+        h, weight, bias, x_bias, rng = ctx.saved_tensors
+        cd = compute_dtype(h.dtype)
+        with torch.enable_grad():
+            h32 = h.to(cd).detach().requires_grad_(True)
+            w32 = weight.to(cd).detach().requires_grad_(True)
+            b32 = None if bias is None else bias.to(cd).detach().requires_grad_(True)
+            y = _norm(h32, w32, b32, ctx.eps, ctx.norm)
+            inputs = [h32, w32] + ([b32] if b32 is not None else [])
+            grads = torch.autograd.grad(y, inputs, dy.to(cd))
+        dh = grads[0]
+        if dh_out is not None:
+            dh = dh + dh_out.to(cd)
+        g = _drop(dh, ctx.p, rng)
+        has_xb, has_res, has_b = ctx.has
+        dx = g.to(h.dtype)
+        dxb = _sum_rows(g, x_bias) if has_xb else None
+        dres = dh.to(h.dtype) if has_res else None
+        dw = grads[1].to(weight.dtype)
+        db = grads[2].to(bias.dtype) if has_b else None
+        return dx, dxb, dres, dw, db, None, None, None, None
+
+
+def _norm(h: Tensor, weight: Tensor, bias: Tensor | None, eps: float, norm: str) -> Tensor:
+    cd = h.dtype
+    if norm == "layernorm":
+        return F.layer_norm(h, (h.shape[-1],), weight.to(cd), None if bias is None else bias.to(cd), eps)
+    y = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * weight.to(cd)
+    return y if bias is None else y + bias.to(cd)
+
+
+class _DropoutLinear(torch.autograd.Function):
+    """``F.linear(dropout(x), W, b)`` keeping only ``x``, ``W`` and ``rng`` for backward.
+
+    ``dropout_fn(t, rng)`` applies the mask (portable torch here; the Triton op on CUDA), so the same
+    Function serves both backends.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, p, rng, dropout_fn):
+        xd = dropout_fn(x, rng)
+        y = F.linear(xd, weight, bias)
+        ctx.p, ctx.dropout_fn, ctx.has_bias = p, dropout_fn, bias is not None
+        ctx.save_for_backward(x, weight, rng)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, weight, rng = ctx.saved_tensors
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = ctx.dropout_fn(dy.matmul(weight), rng)
+        if ctx.needs_input_grad[1]:
+            xd = ctx.dropout_fn(x, rng)  # regenerated: the dropped input is never stored
+            dw = dy.reshape(-1, dy.shape[-1]).t().matmul(xd.reshape(-1, xd.shape[-1]))
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            db = dy.reshape(-1, dy.shape[-1]).sum(0)
+        return dx, dw, db, None, None, None
+
+
+def _plain_drop(t: Tensor, rng: Tensor, p: float) -> Tensor:
+    return _drop(t.to(compute_dtype(t.dtype)), p, rng).to(t.dtype)
+
+
+def portable_dropout(x: Tensor, p: float, rng: Tensor) -> Tensor:
+    return _Dropout.apply(x, p, rng)
+
+
+def portable_bias_act_dropout(x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str) -> Tensor:
+    return _BiasActDropout.apply(x, bias, p, rng, act)
+
+
+def portable_bias_dropout_add(x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
+    return _BiasDropoutAdd.apply(x, bias, residual, p, rng)
+
+
+def portable_dropout_add_norm(x, x_bias, residual, weight, bias, p, rng, eps, norm) -> tuple[Tensor, Tensor]:
+    return _DropoutAddNorm.apply(x, x_bias, residual, weight, bias, p, rng, eps, norm)
+
+
+def portable_dropout_linear(x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor, dropout_fn=None):
+    if dropout_fn is None:
+
+        def dropout_fn(t: Tensor, r: Tensor) -> Tensor:
+            return _plain_drop(t, r, p)
+
+    return _DropoutLinear.apply(x, weight, bias, p, rng, dropout_fn)

@@ -1,0 +1,300 @@
+"""Triton kernels for element-wise dropout, bias + activation + dropout, and bias + dropout + residual.
+
+Reference-compatible: the outputs equal :mod:`dropkit.kernels.reference` replaying the same
+``rng = [seed, offset]``: element ``i`` (logical row-major index) is kept when the 16-bit slice
+``(i % 8) // 2, i % 2`` of ``tl.randint4x(seed, offset + i // 8)`` is ``< threshold`` and kept
+values are scaled by ``scale = 2**16 / threshold`` (see :mod:`dropkit.rng`). One Philox call serves
+8 elements: a block of ``BLOCK`` elements is laid out as a ``(BLOCK // 8, 8)`` tile whose rows are
+Philox calls and whose columns are the 16-bit lanes. Arithmetic is float32; loads and stores use
+the tensors' dtypes. Backward regenerates the mask from ``rng`` (0 bytes per element kept).
+
+This module imports triton; :mod:`dropkit.kernels.fused` imports it only when the Triton backend runs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+from torch.library import triton_op, wrap_triton
+
+__all__ = ["triton_dropout", "triton_keep_mask", "triton_bias_act_dropout", "triton_bias_dropout_add"]
+
+_ACT_CODES = {"none": 0, "relu": 1, "gelu": 2, "silu": 3}
+_MAX_DIMS = 4
+
+
+@triton.jit
+def _lane_bits(r0, r1, r2, r3, lane):
+    """16 random bits of lane ``lane`` (0..7) of one Philox call, as int32."""
+    w = tl.where(lane < 2, r0, tl.where(lane < 4, r1, tl.where(lane < 6, r2, r3)))
+    return ((w >> ((lane % 2) * 16).to(tl.uint32)) & 0xFFFF).to(tl.int32)
+
+
+@triton.jit
+def _block_keep(rng_ptr, pid, threshold, BLOCK: tl.constexpr):
+    """Logical indices ``(BLOCK//8, 8)`` of block ``pid`` and their keep decisions."""
+    seed = tl.load(rng_ptr)
+    offset = tl.load(rng_ptr + 1)
+    rows = tl.arange(0, BLOCK // 8)
+    lanes = tl.arange(0, 8)
+    first_call = pid.to(tl.int64) * (BLOCK // 8)
+    idx = (first_call + rows.to(tl.int64))[:, None] * 8 + lanes[None, :]
+    r0, r1, r2, r3 = tl.randint4x(seed, offset + first_call + rows.to(tl.int64))
+    bits = _lane_bits(r0[:, None], r1[:, None], r2[:, None], r3[:, None], lanes[None, :])
+    return idx, bits < threshold
+
+
+@triton.jit
+def _strided(idx, s1, s2, s3, t0, t1, t2, t3):
+    """Memory offset of logical (row-major) index ``idx`` in a 4-D tensor with sizes (., s1, s2, s3)."""
+    i3 = idx % s3
+    r = idx // s3
+    i2 = r % s2
+    r = r // s2
+    i1 = r % s1
+    i0 = r // s1
+    return i0 * t0 + i1 * t1 + i2 * t2 + i3 * t3
+
+
+@triton.jit
+def _act(v, ACT: tl.constexpr):
+    if ACT == 1:
+        v = tl.maximum(v, 0.0)
+    elif ACT == 2:
+        v = 0.5 * v * (1.0 + tl.math.erf(v * 0.7071067811865476))
+    elif ACT == 3:
+        v = v * tl.sigmoid(v)
+    return v
+
+
+@triton.jit
+def _act_grad(v, ACT: tl.constexpr):
+    if ACT == 1:
+        d = tl.where(v > 0.0, 1.0, 0.0)
+    elif ACT == 2:
+        d = 0.5 * (1.0 + tl.math.erf(v * 0.7071067811865476)) + v * 0.3989422804014327 * tl.exp(-0.5 * v * v)
+    elif ACT == 3:
+        s = tl.sigmoid(v)
+        d = s * (1.0 + v * (1.0 - s))
+    else:
+        d = tl.full(v.shape, 1.0, tl.float32)
+    return d
+
+
+@triton.jit
+def _dropout_kernel(
+    X, Y, rng_ptr, numel, threshold, scale,
+    s1, s2, s3, t0, t1, t2, t3,
+    STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """``Y[i] = keep_i ? X[i] * scale : 0`` (Y contiguous); ``MASK_ONLY`` writes ``keep`` as uint8."""
+    pid = tl.program_id(0)
+    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+    inb = idx < numel
+    if MASK_ONLY:
+        tl.store(Y + idx, keep.to(tl.uint8), mask=inb)
+    else:
+        if STRIDED:
+            src = _strided(idx, s1, s2, s3, t0, t1, t2, t3)
+        else:
+            src = idx
+        x = tl.load(X + src, mask=inb, other=0.0).to(tl.float32)
+        y = tl.where(keep, x * scale, 0.0)
+        tl.store(Y + idx, y.to(Y.dtype.element_ty), mask=inb)
+
+
+@triton.jit
+def _bias_act_dropout_kernel(
+    X, B, R, Y, rng_ptr, numel, n_cols, threshold, scale,
+    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, HAS_RES: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """``Y = [R +] dropout(act(X + B))`` on contiguous ``X``/``R`` with ``B`` broadcast over rows."""
+    pid = tl.program_id(0)
+    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+    inb = idx < numel
+    v = tl.load(X + idx, mask=inb, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        v += tl.load(B + idx % n_cols, mask=inb, other=0.0).to(tl.float32)
+    v = _act(v, ACT)
+    y = tl.where(keep, v * scale, 0.0)
+    if HAS_RES:
+        y += tl.load(R + idx, mask=inb, other=0.0).to(tl.float32)
+    tl.store(Y + idx, y.to(Y.dtype.element_ty), mask=inb)
+
+
+@triton.jit
+def _bias_act_dropout_bwd_kernel(
+    DY, X, B, DX, rng_ptr, numel, n_cols, threshold, scale,
+    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """``DX = keep * scale * DY * act'(X + B)``; the mask is regenerated, ``X`` is re-read."""
+    pid = tl.program_id(0)
+    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+    inb = idx < numel
+    g = tl.load(DY + idx, mask=inb, other=0.0).to(tl.float32)
+    g = tl.where(keep, g * scale, 0.0)
+    if ACT != 0:
+        v = tl.load(X + idx, mask=inb, other=0.0).to(tl.float32)
+        if HAS_BIAS:
+            v += tl.load(B + idx % n_cols, mask=inb, other=0.0).to(tl.float32)
+        g = g * _act_grad(v, ACT)
+    tl.store(DX + idx, g.to(DX.dtype.element_ty), mask=inb)
+
+
+# Launcher. BLOCK = 2048 elements (256 Philox calls) per program, 8 warps: the size the Triton
+# tutorial and Inductor use for memory-bound element-wise work; it was not tuned on a GPU here
+# (no GPU was available when this was written), so benchmarks/bench_kernels.py is the place to
+# revisit it. The interpreter (TRITON_INTERPRET=1) gets 64 to keep CPU test runs short.
+def _block() -> int:
+    import os
+
+    return 64 if os.environ.get("TRITON_INTERPRET") == "1" else 2048
+
+
+def _grid(numel: int, block: int) -> tuple[int]:
+    return (max(1, triton.cdiv(numel, block)),)
+
+
+def _as_4d(x: Tensor) -> tuple[list[int], list[int]] | None:
+    """Sizes/strides of ``x`` padded to 4 dims, or None when it has more than 4 (non-mergeable) dims."""
+    sizes, strides = [], []
+    for s, st in zip(x.shape, x.stride()):
+        if s == 1:
+            continue
+        if sizes and strides[-1] == st * s:  # merge with the previous dim
+            sizes[-1] *= s
+            strides[-1] = st
+        else:
+            sizes.append(s)
+            strides.append(st)
+    if len(sizes) > _MAX_DIMS:
+        return None
+    pad = _MAX_DIMS - len(sizes)
+    return [1] * pad + sizes, [0] * pad + strides
+
+
+@triton_op("dropkit::dropout_apply", mutates_args={})
+def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tensor:
+    y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    if x.numel() == 0:
+        return y
+    layout = None if x.is_contiguous() else _as_4d(x)
+    if layout is None and not x.is_contiguous():
+        x = x.contiguous()
+    sizes, strides = layout if layout is not None else ([1, 1, 1, 1], [0, 0, 0, 0])
+    block = _block()
+    wrap_triton(_dropout_kernel)[_grid(x.numel(), block)](
+        x, y, rng, x.numel(), threshold, scale,
+        sizes[1], sizes[2], sizes[3], strides[0], strides[1], strides[2], strides[3],
+        STRIDED=layout is not None, MASK_ONLY=False, BLOCK=block, num_warps=8,
+    )
+    return y
+
+
+def _dropout_apply_backward(ctx, dy: Tensor):
+    (rng,) = ctx.saved_tensors
+    return torch.ops.dropkit.dropout_apply(dy, rng, ctx.threshold, ctx.scale), None, None, None
+
+
+def _dropout_apply_setup(ctx, inputs, output) -> None:
+    _, rng, ctx.threshold, ctx.scale = inputs
+    ctx.save_for_backward(rng)
+
+
+_dropout_apply.register_autograd(_dropout_apply_backward, setup_context=_dropout_apply_setup)
+
+
+@triton_op("dropkit::keep_mask", mutates_args={})
+def _keep_mask(rng: Tensor, numel: int, threshold: int) -> Tensor:
+    m = torch.empty(numel, dtype=torch.uint8, device=rng.device)
+    if numel:
+        block = _block()
+        wrap_triton(_dropout_kernel)[_grid(numel, block)](
+            m, m, rng, numel, threshold, 1.0, 1, 1, 1, 0, 0, 0, 0,
+            STRIDED=False, MASK_ONLY=True, BLOCK=block,
+        )
+    return m
+
+
+@triton_op("dropkit::bias_act_dropout", mutates_args={})
+def _bias_act_dropout(
+    x: Tensor, bias: Tensor | None, residual: Tensor | None, rng: Tensor, threshold: int, scale: float, act: int
+) -> Tensor:
+    y = torch.empty_like(x)
+    if x.numel():
+        block = _block()
+        wrap_triton(_bias_act_dropout_kernel)[_grid(x.numel(), block)](
+            x, x if bias is None else bias, x if residual is None else residual, y, rng,
+            x.numel(), x.shape[-1], threshold, scale,
+            HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None, BLOCK=block, num_warps=8,
+        )
+    return y
+
+
+@triton_op("dropkit::bias_act_dropout_bwd", mutates_args={})
+def _bias_act_dropout_bwd(
+    dy: Tensor, x: Tensor, bias: Tensor | None, rng: Tensor, threshold: int, scale: float, act: int
+) -> Tensor:
+    dx = torch.empty_like(x)
+    if x.numel():
+        block = _block()
+        wrap_triton(_bias_act_dropout_bwd_kernel)[_grid(x.numel(), block)](
+            dy, x, x if bias is None else bias, dx, rng, x.numel(), x.shape[-1], threshold, scale,
+            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, num_warps=8,
+        )
+    return dx
+
+
+def _bad_setup(ctx, inputs, output) -> None:
+    x, bias, residual, rng, threshold, scale, act = inputs
+    ctx.has_bias, ctx.has_res = bias is not None, residual is not None
+    ctx.threshold, ctx.scale, ctx.act = threshold, scale, act
+    # x is needed only for the activation derivative; bias + residual need only the seed.
+    ctx.save_for_backward(x if act != 0 else None, bias if act != 0 else None, rng)
+
+
+def _bad_backward(ctx, dy: Tensor):
+    x, bias, rng = ctx.saved_tensors
+    dy = dy.contiguous()
+    if ctx.act != 0:
+        dx = torch.ops.dropkit.bias_act_dropout_bwd(dy, x, bias, rng, ctx.threshold, ctx.scale, ctx.act)
+    else:
+        dx = torch.ops.dropkit.dropout_apply(dy, rng, ctx.threshold, ctx.scale)
+    dbias = dx.reshape(-1, dx.shape[-1]).float().sum(0).to(dx.dtype) if ctx.has_bias else None
+    dres = dy if ctx.has_res else None
+    return dx, dbias, dres, None, None, None, None
+
+
+_bias_act_dropout.register_autograd(_bad_backward, setup_context=_bad_setup)
+
+
+@functools.lru_cache(maxsize=None)
+def act_code(name: str) -> int:
+    return _ACT_CODES[name]
+
+
+def triton_dropout(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tensor:
+    """Dropout with the counter-based mask; any shape and strides, output contiguous (row-major)."""
+    return torch.ops.dropkit.dropout_apply(x, rng, threshold, scale)
+
+
+def triton_keep_mask(rng: Tensor, shape: tuple[int, ...], threshold: int) -> Tensor:
+    """The boolean keep-mask the kernels apply (the ``return_mask`` path for tests)."""
+    numel = 1
+    for s in shape:
+        numel *= int(s)
+    return torch.ops.dropkit.keep_mask(rng, numel, threshold).bool().reshape(shape)
+
+
+def triton_bias_act_dropout(x: Tensor, bias: Tensor | None, rng: Tensor, threshold: int, scale: float, act: str) -> Tensor:
+    return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, None, rng, threshold, scale, act_code(act))
+
+
+def triton_bias_dropout_add(
+    x: Tensor, bias: Tensor | None, residual: Tensor, rng: Tensor, threshold: int, scale: float
+) -> Tensor:
+    return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, residual.contiguous(), rng, threshold, scale, 0)

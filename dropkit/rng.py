@@ -1,0 +1,362 @@
+"""Counter-based random numbers for dropout masks: a mask is a pure function of (seed, offset, index).
+
+The generator is Philox4x32-10 (Salmon, Moraes, Dror, Shaw, "Parallel random numbers: as easy as
+1, 2, 3", SC 2011, https://doi.org/10.1145/2063384.2063405) laid out exactly as Triton's
+``tl.randint4x(seed, counter)`` lays it out (``triton/language/random.py``): the key is
+``(seed & 0xffffffff, seed >> 32)`` and the counter is ``(counter & 0xffffffff, counter >> 32, 0, 0)``
+for a 64-bit ``counter``. :func:`philox4x32` below reproduces those words bit for bit in plain torch
+(uint32 arithmetic emulated in int64), so the CPU path and the Triton kernels draw the same masks.
+
+Mask layout (shared by every backend and every fused kernel):
+
+* a call receives ``rng``, an int64 tensor ``[seed, offset]`` (it may live on the GPU, so CUDA-graph
+  capture and replay need no host sync);
+* element ``i`` of the tensor, counted in **logical row-major order** (so a transposed view gets the
+  same mask as its contiguous copy), uses Philox counter ``offset + i // 8``, 32-bit word
+  ``(i % 8) // 2`` and its low (``i`` even) or high (``i`` odd) 16 bits: one Philox call serves
+  8 elements;
+* the element is kept when those 16 bits ``r`` satisfy ``r < t`` with ``t = round((1 - p) * 2**16)``
+  clamped to ``[1, 2**16]``; kept elements are scaled by ``2**16 / t = 1 / q`` where
+  ``q = t / 2**16`` is the *quantised* keep probability, so ``E[y] = x`` holds exactly. The drop
+  probability actually applied is ``1 - q`` (``|1 - q - p| <= 2**-17``); :func:`quantized_keep_prob`
+  returns ``q``. The same test is used for every dtype, so float32 and bfloat16 inputs get
+  bit-identical masks.
+
+Streams. :class:`PhiloxState` holds ``[seed, offset]`` in a tensor and advances ``offset`` by the
+number of Philox calls each mask consumed (:meth:`PhiloxState.next`). Without an explicit stream the
+dropout entry points draw a fresh seed per call from torch's generator (:func:`seed_from_generator`,
+offset 0), so ``torch.manual_seed`` reproduces a run and ``torch.utils.checkpoint`` (which restores
+torch's RNG state before recomputing) recomputes the same masks. Explicit streams are for
+distributed runs (:func:`stream_for`) and are made checkpoint-safe by :func:`checkpoint_context`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from dropkit._validation import check_probability
+
+__all__ = [
+    "BITS_PER_ELEMENT",
+    "ELEMENTS_PER_CALL",
+    "philox4x32",
+    "randint4x",
+    "uint_to_uniform_float",
+    "calls_for",
+    "keep_threshold",
+    "quantized_keep_prob",
+    "keep_scale",
+    "random_bits16",
+    "keep_mask",
+    "seed_from_generator",
+    "make_rng",
+    "PhiloxState",
+    "stream_for",
+    "checkpoint_context",
+]
+
+BITS_PER_ELEMENT = 16
+ELEMENTS_PER_CALL = 128 // BITS_PER_ELEMENT  # 8 elements per Philox4x32 call
+_ONE = 1 << BITS_PER_ELEMENT  # 65536
+_M32 = 0xFFFFFFFF
+_M16 = 0xFFFF
+# Philox4x32 constants, as in triton/language/random.py (and Random123).
+_KEY_A = 0x9E3779B9
+_KEY_B = 0xBB67AE85
+_ROUND_A = 0xD2511F53
+_ROUND_B = 0xCD9E8D57
+_SEED_HIGH = (1 << 63) - 1
+
+
+def _mul_hi_lo(const: int, x: Tensor) -> tuple[Tensor, Tensor]:
+    """High and low 32 bits of ``const * x`` for a uint32 constant and a uint32-valued int64 tensor.
+
+    The product needs 64 unsigned bits, so ``x`` is split in 16-bit halves: ``const * x_half`` < 2**48.
+    """
+    a = (x >> 16) * const
+    b = (x & _M16) * const
+    hi = (a + (b >> 16)) >> 16
+    lo = (((a & _M16) << 16) + b) & _M32
+    return hi, lo
+
+
+def philox4x32(
+    key0: Tensor | int,
+    key1: Tensor | int,
+    c0: Tensor,
+    c1: Tensor,
+    c2: Tensor,
+    c3: Tensor,
+    n_rounds: int = 10,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Philox4x32 on int64 tensors holding uint32 values; returns the four output words.
+
+    Bit-identical to ``philox_impl`` in ``triton/language/random.py``.
+    """
+    k0 = key0 if isinstance(key0, Tensor) else torch.tensor(key0, dtype=torch.int64, device=c0.device)
+    k1 = key1 if isinstance(key1, Tensor) else torch.tensor(key1, dtype=torch.int64, device=c0.device)
+    for _ in range(n_rounds):
+        hi_b, lo_b = _mul_hi_lo(_ROUND_B, c2)
+        hi_a, lo_a = _mul_hi_lo(_ROUND_A, c0)
+        c0, c2 = hi_b ^ c1 ^ k0, hi_a ^ c3 ^ k1
+        c1, c3 = lo_b, lo_a
+        k0 = (k0 + _KEY_A) & _M32
+        k1 = (k1 + _KEY_B) & _M32
+    return c0, c1, c2, c3
+
+
+def randint4x(seed: Tensor | int, counters: Tensor, n_rounds: int = 10) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Torch twin of ``tl.randint4x(seed, counters)`` for int64 ``counters``: four uint32-valued int64 tensors."""
+    if not isinstance(seed, Tensor):
+        seed = torch.tensor(seed, dtype=torch.int64, device=counters.device)
+    seed = seed.to(device=counters.device, dtype=torch.int64)
+    k0, k1 = seed & _M32, (seed >> 32) & _M32
+    counters = counters.to(torch.int64)
+    lo, hi = counters & _M32, (counters >> 32) & _M32
+    zero = torch.zeros_like(lo)
+    return philox4x32(k0, k1, lo, hi, zero, zero, n_rounds)
+
+
+def uint_to_uniform_float(words: Tensor) -> Tensor:
+    """Torch twin of Triton's ``uint_to_uniform_float`` for 32-bit words: float32 in ``[0, 1)``."""
+    x = words.to(torch.int64)
+    x = torch.where(x >= 1 << 31, x - (1 << 32), x)  # bitcast to int32
+    x = torch.where(x < 0, -x - 1, x)  # ~x
+    return x.to(torch.float32) * torch.tensor(4.6566127342e-10, dtype=torch.float32)
+
+
+def calls_for(numel: int) -> int:
+    """Number of Philox counters a mask of ``numel`` elements consumes (8 elements per call)."""
+    return -(-int(numel) // ELEMENTS_PER_CALL)
+
+
+def keep_threshold(p: float) -> int:
+    """The integer ``t`` of the keep test ``r < t`` on 16 random bits.
+
+    ``round((1-p)·2**16)`` clamped to ``[1, 2**16]`` for ``p < 1``; ``0`` (drop everything) for ``p == 1``.
+    """
+    p = check_probability("keep_threshold", "p", p)
+    if p == 1.0:
+        return 0
+    return min(_ONE, max(1, round((1.0 - p) * _ONE)))
+
+
+def keep_scale(p: float) -> float:
+    """Scale of kept elements, ``1 / quantized_keep_prob(p)`` (``0.0`` for ``p == 1``)."""
+    t = keep_threshold(p)
+    return _ONE / t if t else 0.0
+
+
+def quantized_keep_prob(p: float) -> float:
+    """Keep probability actually applied for drop probability ``p`` (a multiple of ``2**-16``)."""
+    return keep_threshold(p) / _ONE
+
+
+def _split_rng(rng: Tensor) -> tuple[Tensor, Tensor]:
+    if not isinstance(rng, Tensor) or rng.dtype != torch.int64 or rng.shape != (2,):
+        got = f"{rng.dtype} tensor of shape {tuple(rng.shape)}" if isinstance(rng, Tensor) else type(rng).__name__
+        raise ValueError(f"dropkit.rng: rng must be an int64 tensor [seed, offset], got {got}")
+    return rng[0], rng[1]
+
+
+def random_bits16(rng: Tensor, numel: int, *, device: torch.device | str | None = None) -> Tensor:
+    """The 16 random bits of each logical element ``0 .. numel-1`` as an int32 tensor (values < 2**16)."""
+    device = rng.device if device is None else torch.device(device)
+    rng = rng.to(device)
+    seed, offset = _split_rng(rng)
+    n_calls = calls_for(numel)
+    counters = offset + torch.arange(n_calls, dtype=torch.int64, device=device)
+    words = torch.stack(randint4x(seed, counters), dim=1)  # (calls, 4)
+    halves = torch.stack((words & _M16, words >> 16), dim=2)  # (calls, 4, 2): element order
+    return halves.reshape(-1)[:numel].to(torch.int32)
+
+
+def keep_mask(rng: Tensor, shape: torch.Size | tuple[int, ...], p: float, *, device=None) -> Tensor:
+    """Boolean keep-mask of ``shape`` (logical row-major indexing) for drop probability ``p``."""
+    shape = tuple(shape)
+    numel = 1
+    for s in shape:
+        numel *= int(s)
+    bits = random_bits16(rng, numel, device=device)
+    return (bits < keep_threshold(p)).reshape(shape)
+
+
+def seed_from_generator(
+    generator: torch.Generator | None = None, device: torch.device | str | None = None
+) -> Tensor:
+    """Draw a 63-bit seed from torch's generator and return the rng tensor ``[seed, 0]`` on ``device``.
+
+    With ``generator=None`` the default generator of ``device`` is used (the CUDA one for CUDA
+    devices), so ``torch.manual_seed`` reproduces the draw and, on CUDA, the draw is a device op that
+    CUDA graphs capture and replay.
+    """
+    device = torch.device("cpu") if device is None else torch.device(device)
+    draw_device = generator.device if generator is not None else device
+    seed = torch.randint(0, _SEED_HIGH, (1,), dtype=torch.int64, device=draw_device, generator=generator)
+    return torch.cat((seed.to(device), torch.zeros(1, dtype=torch.int64, device=device)))
+
+
+def make_rng(seed: int, offset: int = 0, device: torch.device | str | None = None) -> Tensor:
+    """The rng tensor ``[seed, offset]`` for explicit integers (tests, replays)."""
+    if not 0 <= int(seed) <= _SEED_HIGH or not 0 <= int(offset) <= _SEED_HIGH:
+        raise ValueError(f"make_rng: seed and offset must be in [0, 2**63), got seed={seed}, offset={offset}")
+    return torch.tensor([int(seed), int(offset)], dtype=torch.int64, device=device)
+
+
+class PhiloxState:
+    """A Philox stream: ``[seed, offset]`` in an int64 tensor; each mask takes the next counters.
+
+    Args:
+        seed: 63-bit seed; None draws one from torch's generator (default: None).
+        offset: first Philox counter (default: 0).
+        device: where the state tensor lives; on CUDA, :meth:`next` is two device ops and needs no
+            host sync, so it is safe under CUDA-graph capture (default: cpu).
+        generator: generator for the seed draw when ``seed`` is None (default: None).
+
+    Example:
+        >>> from dropkit.rng import PhiloxState, keep_mask
+        >>> s = PhiloxState(seed=7)
+        >>> m1 = keep_mask(s.next(10), (10,), 0.5)
+        >>> s.offset  # 10 elements used ceil(10 / 8) = 2 counters
+        2
+        >>> bool((m1 == keep_mask(PhiloxState(seed=7).next(10), (10,), 0.5)).all())
+        True
+    """
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        offset: int = 0,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if seed is None:
+            self.state = seed_from_generator(generator, device)
+            self.state[1] = int(offset)
+        else:
+            self.state = make_rng(seed, offset, device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.state.device
+
+    @property
+    def seed(self) -> int:
+        return int(self.state[0].item())
+
+    @property
+    def offset(self) -> int:
+        return int(self.state[1].item())
+
+    def next(self, numel: int) -> Tensor:
+        """Return ``[seed, offset]`` for a mask of ``numel`` elements and advance the offset past it."""
+        rng = self.state.clone()
+        self.state[1] += calls_for(numel)
+        return rng
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "offset": self.offset}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.state.copy_(make_rng(state["seed"], state["offset"], self.device))
+
+    def __repr__(self) -> str:
+        return f"PhiloxState(seed={self.seed}, offset={self.offset}, device={self.device})"
+
+
+def _derive_seed(base_seed: int, *words: int) -> int:
+    """Mix ``base_seed`` with up to four uint32 ``words`` through one Philox call; 63-bit result."""
+    ws = [torch.tensor([w & _M32], dtype=torch.int64) for w in (list(words) + [0, 0, 0, 0])[:4]]
+    k = int(base_seed)
+    r = philox4x32(torch.tensor(k & _M32), torch.tensor((k >> 32) & _M32), *ws)
+    return ((int(r[1]) << 32) | int(r[0])) & _SEED_HIGH
+
+
+def stream_for(
+    seed: int | None = None,
+    *,
+    dp_rank: int = 0,
+    tp_rank: int = 0,
+    sharded: bool = False,
+    name: str = "dropout",
+    device: torch.device | str = "cpu",
+) -> PhiloxState:
+    """The stream a rank uses, following Megatron's policy.
+
+    The stream seed is Philox(key=``seed``, counter=(``dp_rank``, ``tp_rank`` if ``sharded`` else
+    ``0xFFFFFFFF``, crc32(``name``), 0)), so:
+
+    * different data-parallel ranks get different masks (they see different data);
+    * tensor-parallel ranks of one group share a stream for **replicated** activations (residual /
+      hidden dropout after an all-reduce must drop the same units on every TP rank), the default;
+    * ``sharded=True`` gives each TP rank its own stream, for dropout on **sharded** activations
+      (attention probabilities of the rank's heads, the rank's slice of an MLP);
+    * ``name`` separates independent uses (e.g. ``"attention"`` vs ``"hidden"``).
+
+    Args:
+        seed: base seed shared by all ranks; None draws it from torch's default generator, so the
+            usual ``torch.manual_seed(s)`` on every rank gives every rank the same base (default: None).
+        dp_rank, tp_rank: this process' data- and tensor-parallel ranks (default: 0).
+        sharded: whether the dropped activation is sharded across the TP group (default: False).
+        name: stream name (default: ``"dropout"``).
+        device: where the stream state lives (default: cpu).
+
+    Restarting with the same ``seed`` and ranks gives the same stream; resume mid-run with
+    :meth:`PhiloxState.load_state_dict`.
+    """
+    if seed is None:
+        seed = int(torch.randint(0, _SEED_HIGH, (1,), dtype=torch.int64).item())
+    for arg, value in (("dp_rank", dp_rank), ("tp_rank", tp_rank)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"stream_for: {arg} must be an integer >= 0, got {value!r}")
+    tp_word = tp_rank if sharded else _M32
+    derived = _derive_seed(int(seed), dp_rank, tp_word, zlib.crc32(name.encode()), 0)
+    return PhiloxState(seed=derived, device=device)
+
+
+@contextlib.contextmanager
+def _restore(streams: tuple[PhiloxState, ...], snapshots: list[Tensor]) -> Iterator[None]:
+    current = [s.state.clone() for s in streams]
+    for s, snap in zip(streams, snapshots):
+        s.state.copy_(snap)
+    try:
+        yield
+    finally:
+        for s, cur in zip(streams, current):
+            s.state.copy_(cur)
+
+
+def checkpoint_context(*streams: PhiloxState):
+    """A ``context_fn`` for ``torch.utils.checkpoint(..., use_reentrant=False)`` that replays ``streams``.
+
+    Masks drawn from explicit streams advance the stream's offset; on recomputation the offsets are
+    rewound to their values at the original forward, so the recomputed masks equal the original ones
+    (and the streams end where they were). Not needed for the default seed-per-call path, whose seeds
+    come from torch's generator and are restored by checkpoint's ``preserve_rng_state``.
+
+    Example:
+        >>> import torch
+        >>> from torch.utils.checkpoint import checkpoint
+        >>> from dropkit.functional import dropout
+        >>> from dropkit.rng import PhiloxState, checkpoint_context
+        >>> s = PhiloxState(seed=1)
+        >>> x = torch.ones(8, requires_grad=True)
+        >>> y = checkpoint(lambda t: dropout(t, 0.5, stream=s, backend="portable"), x,
+        ...                use_reentrant=False, context_fn=lambda: checkpoint_context(s))
+        >>> y.sum().backward()
+        >>> torch.equal(x.grad, y.detach())
+        True
+    """
+    snapshots: list[Tensor] = []
+
+    @contextlib.contextmanager
+    def forward_ctx() -> Iterator[None]:
+        snapshots[:] = [s.state.clone() for s in streams]
+        yield
+
+    return forward_ctx(), _restore(streams, snapshots)

@@ -1,0 +1,196 @@
+"""dropkit.rng: Philox known answers, keep test, streams, restarts and checkpoint replay."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from dropkit.functional import dropout
+from dropkit.rng import (
+    PhiloxState,
+    calls_for,
+    checkpoint_context,
+    keep_mask,
+    keep_scale,
+    keep_threshold,
+    make_rng,
+    philox4x32,
+    quantized_keep_prob,
+    random_bits16,
+    randint4x,
+    seed_from_generator,
+    stream_for,
+)
+
+
+def _t(v: int) -> torch.Tensor:
+    return torch.tensor([v], dtype=torch.int64)
+
+
+@pytest.mark.parametrize(
+    ("counter", "key", "expected"),
+    [  # Random123 known-answer vectors for philox4x32-10 (kat_vectors).
+        ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+        ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+        (
+            (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+            (0xA4093822, 0x299F31D0),
+            (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+        ),
+    ],
+)
+def test_philox_matches_random123_known_answers(counter, key, expected) -> None:
+    out = philox4x32(_t(key[0]), _t(key[1]), *(_t(c) for c in counter))
+    assert tuple(int(o) for o in out) == expected
+
+
+def test_randint4x_splits_seed_and_counter_like_triton() -> None:
+    seed, counter = (5 << 32) | 7, (3 << 32) | 11
+    direct = philox4x32(_t(7), _t(5), _t(11), _t(3), _t(0), _t(0))
+    assert [int(a) for a in randint4x(seed, _t(counter))] == [int(b) for b in direct]
+
+
+def test_bits_layout_eight_elements_per_call() -> None:
+    rng = make_rng(123, 40)
+    bits = random_bits16(rng, 20)
+    words = torch.stack(randint4x(123, 40 + torch.arange(3)), 1)  # 3 calls cover 20 elements
+    for i in range(20):
+        w = int(words[i // 8, (i % 8) // 2])
+        assert int(bits[i]) == (w >> (16 * (i % 2))) & 0xFFFF
+    assert calls_for(20) == 3 and calls_for(16) == 2 and calls_for(0) == 0
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-6, 0.1, 0.5, 0.9, 1.0 - 1e-7, 1.0])
+def test_keep_threshold_quantises_and_scale_is_its_inverse(p: float) -> None:
+    t = keep_threshold(p)
+    if p == 1.0:
+        assert t == 0 and keep_scale(p) == 0.0
+        return
+    assert 1 <= t <= 65536
+    assert t == 1 or abs(quantized_keep_prob(p) - (1 - p)) <= 2**-17
+    assert keep_scale(p) * quantized_keep_prob(p) == pytest.approx(1.0, rel=1e-15)
+
+
+def test_keep_threshold_rejects_bad_p() -> None:
+    with pytest.raises(ValueError, match="got 1.5"):
+        keep_threshold(1.5)
+
+
+def test_dropped_fraction_matches_quantised_p() -> None:
+    n, p = 200_000, 0.1
+    kept = keep_mask(make_rng(9, 0), (n,), p).float().mean().item()
+    q = quantized_keep_prob(p)
+    assert abs((1 - kept) - (1 - q)) < 6 * math.sqrt(q * (1 - q) / n)
+
+
+def test_mask_is_a_pure_function_of_seed_offset_index() -> None:
+    rng = make_rng(77, 1000)
+    full = keep_mask(rng, (64,), 0.5)
+    # The tail starting at element 16 (= 2 calls) is the mask of offset + 2.
+    assert torch.equal(full[16:], keep_mask(make_rng(77, 1002), (48,), 0.5))
+    assert not torch.equal(full, keep_mask(make_rng(78, 1000), (64,), 0.5))
+
+
+def test_seed_comes_from_torch_generator() -> None:
+    torch.manual_seed(3)
+    a = seed_from_generator()
+    torch.manual_seed(3)
+    b = seed_from_generator()
+    assert torch.equal(a, b) and int(a[1]) == 0
+    g = torch.Generator().manual_seed(5)
+    assert not torch.equal(seed_from_generator(g), seed_from_generator(g))
+
+
+def test_philox_state_advances_and_restores() -> None:
+    s = PhiloxState(seed=11)
+    r1 = s.next(10)
+    r2 = s.next(3)
+    assert r1.tolist() == [11, 0] and r2.tolist() == [11, 2] and s.offset == 3
+    saved = s.state_dict()
+    later = s.next(8)
+    s2 = PhiloxState(seed=1)
+    s2.load_state_dict(saved)
+    assert torch.equal(s2.next(8), later)
+
+
+def test_state_can_be_drawn_from_manual_seed() -> None:
+    torch.manual_seed(123)
+    a = PhiloxState()
+    torch.manual_seed(123)
+    assert PhiloxState().seed == a.seed
+
+
+def test_data_parallel_ranks_differ_and_restart_reproduces() -> None:
+    shape, p = (32, 8), 0.5
+    r0 = [keep_mask(stream_for(42, dp_rank=0).next(256), shape, p)]
+    r1 = [keep_mask(stream_for(42, dp_rank=1).next(256), shape, p)]
+    assert not torch.equal(r0[0], r1[0])
+    # "Restart": fresh objects, same base seed -> same masks, step after step.
+    a, b = stream_for(42, dp_rank=1), stream_for(42, dp_rank=1)
+    for _ in range(3):
+        assert torch.equal(keep_mask(a.next(256), shape, p), keep_mask(b.next(256), shape, p))
+
+
+def test_tensor_parallel_group_shares_replicated_streams_only() -> None:
+    tp0, tp1 = stream_for(7, dp_rank=2, tp_rank=0), stream_for(7, dp_rank=2, tp_rank=1)
+    assert tp0.seed == tp1.seed
+    s0 = stream_for(7, dp_rank=2, tp_rank=0, sharded=True)
+    s1 = stream_for(7, dp_rank=2, tp_rank=1, sharded=True)
+    assert len({s0.seed, s1.seed, tp0.seed}) == 3
+    assert stream_for(7, name="attention").seed != stream_for(7, name="hidden").seed
+
+
+def test_stream_for_base_seed_from_manual_seed_and_bad_ranks() -> None:
+    torch.manual_seed(0)
+    a = stream_for(dp_rank=1)
+    torch.manual_seed(0)
+    assert stream_for(dp_rank=1).seed == a.seed
+    with pytest.raises(ValueError, match="dp_rank must be an integer >= 0, got -1"):
+        stream_for(1, dp_rank=-1)
+
+
+def test_make_rng_rejects_negative() -> None:
+    with pytest.raises(ValueError, match="got seed=-1"):
+        make_rng(-1)
+
+
+def _grads(fn, x: torch.Tensor, use_ckpt: bool, ctx=None) -> torch.Tensor:
+    x = x.detach().clone().requires_grad_(True)
+    if use_ckpt:
+        kw = {"context_fn": ctx} if ctx else {}
+        y = checkpoint(fn, x, use_reentrant=False, **kw)
+    else:
+        y = fn(x)
+    (y * torch.arange(y.numel()).reshape(y.shape)).sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("backend", ["portable", "native"])
+def test_checkpoint_recomputes_same_mask_with_seed_per_call(backend: str) -> None:
+    def fn(t):
+        return dropout(torch.sin(t), 0.5, backend=backend).cos()
+
+    x = torch.randn(6, 10)
+    torch.manual_seed(1)
+    ref = _grads(fn, x, False)
+    torch.manual_seed(1)
+    assert torch.equal(_grads(fn, x, True), ref)
+
+
+def test_checkpoint_context_replays_explicit_streams() -> None:
+    x = torch.randn(6, 10)
+    s1, s2 = PhiloxState(seed=3), PhiloxState(seed=3)
+
+    def fn_for(stream):
+        return lambda t: dropout(torch.sin(t), 0.5, stream=stream).cos()
+
+    ref = _grads(fn_for(s1), x, False)
+    got = _grads(fn_for(s2), x, True, lambda: checkpoint_context(s2))
+    assert torch.equal(got, ref)
+    assert s2.offset == s1.offset  # the stream ends where the un-checkpointed run ended
+    # Without the context the recomputation takes fresh counters and the gradient is wrong.
+    s3 = PhiloxState(seed=3)
+    assert not torch.equal(_grads(fn_for(s3), x, True), ref)
