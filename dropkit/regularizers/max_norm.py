@@ -29,7 +29,7 @@ def apply_max_norm(model: nn.Module, max_norm: float) -> int:
         ...     _ = layer.weight.fill_(10.0)
         >>> apply_max_norm(layer, 2.0)
         2
-        >>> [round(float(n), 4) for n in layer.weight.norm(dim=1)]
+        >>> [round(float(n), 4) for n in layer.weight.detach().norm(dim=1)]
         [2.0, 2.0]
     """
     c = check_positive("apply_max_norm", "max_norm", max_norm)
