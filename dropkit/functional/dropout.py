@@ -66,7 +66,8 @@ def dropout(
             backends); the global one when None (default: None).
         backend: how the mask is drawn (default: ``"auto"``):
 
-            - ``"native"``: torch's ``bernoulli_`` (the fastest on the CPU; masks depend on the device).
+            - ``"native"``: torch's generator, ``rand < 1 - p`` with a boolean mask (1 byte per element
+              kept for backward; the fastest on the CPU; masks depend on the device).
             - ``"portable"``: the counter-based mask of :mod:`dropkit.rng` in plain torch, any device;
               the same mask as the Triton kernels, with the keep probability quantised to
               multiples of ``2**-16`` and kept units scaled by the exact ``1/q`` (see
@@ -113,7 +114,9 @@ def dropout(
         return x * 0.0
     if backend != "native":
         return _counter_dropout(x, p, dims, backend, generator, stream)
-    keep = bernoulli_keep_mask(mask_shape(x.shape, dims), 1.0 - p, like=x, generator=generator)
+    # A boolean keep-mask from float32 uniforms: faster than bernoulli_ on the CPU and autograd keeps
+    # 1 byte per mask element for backward (torch's CPU dropout keeps the mask in the input dtype).
+    keep = torch.rand(mask_shape(x.shape, dims), device=x.device, generator=generator) < (1.0 - p)
     # Scale after masking with a Python float so low-precision outputs equal x * (1/(1-p)) rounded once.
     return (x * keep).mul_(1.0 / (1.0 - p))
 

@@ -116,7 +116,7 @@ def test_no_warnings_and_gradient_reaches_original_through_the_mask() -> None:
         out.sum().backward()
     g = rnn.parametrizations.weight_hh_l0.original.grad
     # replay: same generator seed -> same mask; a plain LSTM with the dropped weight as a leaf
-    mask = torch.empty(20, 5).bernoulli_(1 - p, generator=torch.Generator().manual_seed(0)) / (1 - p)
+    mask = (torch.rand(20, 5, generator=torch.Generator().manual_seed(0)) < 1 - p) / (1 - p)
     plain = _plain(rnn)
     dropped = (rnn.parametrizations.weight_hh_l0.original.detach() * mask).requires_grad_()
     params = {**dict(plain.named_parameters()), "weight_hh_l0": dropped}
