@@ -1,0 +1,40 @@
+"""Model surgery for dropout: select modules by rule, replace, insert, re-rate or swap dropout, and
+``mc_mode`` for MC-dropout inference that leaves normalisation layers in eval."""
+
+from dropkit.surgery.insert import INSERTED_NAME, insert_dropout, remove_inserted_dropout
+from dropkit.surgery.mc_mode import mc_mode
+from dropkit.surgery.rate import set_dropout_rate
+from dropkit.surgery.replace import replace_modules
+from dropkit.surgery.select import Select, select_modules
+from dropkit.surgery.stochastic import (
+    get_rate,
+    has_stochastic_layer,
+    is_normalization,
+    is_regulariser,
+    is_stochastic,
+    register_stochastic,
+    set_rate,
+    stochastic_modules,
+)
+from dropkit.surgery.swap import default_swap_map, swap_dropout
+
+__all__ = [
+    "INSERTED_NAME",
+    "Select",
+    "default_swap_map",
+    "get_rate",
+    "has_stochastic_layer",
+    "insert_dropout",
+    "is_normalization",
+    "is_regulariser",
+    "is_stochastic",
+    "mc_mode",
+    "register_stochastic",
+    "remove_inserted_dropout",
+    "replace_modules",
+    "select_modules",
+    "set_dropout_rate",
+    "set_rate",
+    "stochastic_modules",
+    "swap_dropout",
+]

@@ -1,0 +1,202 @@
+"""Which modules are stochastic regularisers, which are normalisation layers, and how to read or set a rate.
+
+MC dropout (Gal & Ghahramani 2016, "Dropout as a Bayesian Approximation", https://arxiv.org/abs/1506.02142)
+needs every stochastic regulariser switched on at inference and every layer with running statistics left
+alone. This file holds the one place where dropkit decides what counts as which, so that
+:func:`~dropkit.surgery.mc_mode`, :func:`~dropkit.uncertainty.mc_predict` and the surgery rules agree.
+
+A module counts as **stochastic** when it is a ``torch.nn`` dropout (``Dropout``, ``Dropout1d/2d/3d``,
+``AlphaDropout``, ``FeatureAlphaDropout``), a class registered with :func:`register_stochastic`, or a class
+whose name says so (``Dropout``, ``DropPath``, ``DropBlock``, ``StochasticDepth``, ``Zoneout``, ``DropConnect``,
+``WeightDrop``, ``GaussianNoise``, ``LayerDrop``: this covers dropkit's, timm's and torchvision's), **and**
+its rate is > 0 (or it has no readable rate). Modules that call functional dropout keyed on their own
+``training`` flag are stochastic when they hold a float rate > 0 in an attribute such as
+``attention_dropout`` (Hugging Face Llama-style attention) or ``dropout`` (``nn.MultiheadAttention``),
+and recurrent ``nn.LSTM/GRU/RNN`` with ``dropout > 0`` and more than one layer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from torch import nn
+
+__all__ = [
+    "RATE_ATTRIBUTES",
+    "register_stochastic",
+    "is_stochastic",
+    "is_regulariser",
+    "is_normalization",
+    "has_stochastic_layer",
+    "stochastic_modules",
+    "get_rate",
+    "set_rate",
+]
+
+#: Attribute names that hold a drop rate, in the order they are looked up.
+RATE_ATTRIBUTES: tuple[str, ...] = (
+    "p",
+    "drop_prob",
+    "rate",
+    "drop_rate",
+    "dropout_p",
+    "attention_dropout",
+    "attn_dropout",
+    "dropout",
+)
+
+# Attributes that mark a module that calls functional dropout itself (its rate is a plain float).
+_FUNCTIONAL_RATE_ATTRIBUTES = ("attention_dropout", "attn_dropout", "dropout_p", "dropout")
+
+_STOCHASTIC_NAME = re.compile(
+    r"Dropout|DropPath|DropBlock|StochasticDepth|Zoneout|DropConnect|WeightDrop|GaussianNoise|LayerDrop",
+    re.IGNORECASE,
+)
+_NORM_NAME = re.compile(r"Norm(?!al)")
+_RUNNING_BUFFER = re.compile(r"^(running_|num_batches_tracked$)")
+
+_registered: set[type[nn.Module]] = set()
+
+_TORCH_NORMS: tuple[type[nn.Module], ...] = tuple(
+    t
+    for t in (
+        nn.modules.batchnorm._NormBase,  # BatchNorm*, SyncBatchNorm, InstanceNorm*
+        nn.LayerNorm,
+        nn.GroupNorm,
+        nn.LocalResponseNorm,
+        nn.CrossMapLRN2d,
+        getattr(nn, "RMSNorm", None),
+    )
+    if t is not None
+)
+
+
+def register_stochastic(cls: type[nn.Module]) -> type[nn.Module]:
+    """Mark ``cls`` as a stochastic regulariser whatever its name; usable as a class decorator.
+
+    Example:
+        >>> from torch import nn
+        >>> from dropkit.surgery import register_stochastic, is_stochastic
+        >>> @register_stochastic
+        ... class Jitter(nn.Module):
+        ...     def forward(self, x):
+        ...         return x
+        >>> is_stochastic(Jitter())
+        True
+    """
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise TypeError(f"register_stochastic: cls must be an nn.Module subclass, got {cls!r}")
+    _registered.add(cls)
+    return cls
+
+
+def get_rate(module: nn.Module) -> float | None:
+    """Return the module's drop rate (the probability of **dropping**) or None when it has none.
+
+    Looks at :data:`RATE_ATTRIBUTES` in order and returns the first that holds a plain number.
+
+    Example:
+        >>> from torch import nn
+        >>> get_rate(nn.Dropout(0.3)), get_rate(nn.Linear(2, 2))
+        (0.3, None)
+    """
+    for name in RATE_ATTRIBUTES:
+        value = getattr(module, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def set_rate(module: nn.Module, p: float) -> float:
+    """Set the module's drop rate in place and return the old one.
+
+    Raises:
+        TypeError: the module has no rate attribute (see :data:`RATE_ATTRIBUTES`).
+
+    Example:
+        >>> from torch import nn
+        >>> layer = nn.Dropout(0.1)
+        >>> set_rate(layer, 0.4), layer.p
+        (0.1, 0.4)
+    """
+    for name in RATE_ATTRIBUTES:
+        value = getattr(module, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            setattr(module, name, float(p))
+            return float(value)
+    raise TypeError(
+        f"set_rate: module must have a numeric rate attribute (one of {', '.join(RATE_ATTRIBUTES)}), "
+        f"got {type(module).__name__}"
+    )
+
+
+def is_stochastic(module: nn.Module) -> bool:
+    """True when ``module`` itself (not its children) draws random numbers in training mode.
+
+    Example:
+        >>> from torch import nn
+        >>> is_stochastic(nn.Dropout(0.1)), is_stochastic(nn.Dropout(0.0)), is_stochastic(nn.ReLU())
+        (True, False, False)
+        >>> is_stochastic(nn.MultiheadAttention(8, 2, dropout=0.1))
+        True
+    """
+    if isinstance(module, nn.RNNBase):
+        return float(module.dropout) > 0 and module.num_layers > 1
+    if not is_regulariser(module):
+        return False
+    rate = get_rate(module)
+    return rate is None or rate > 0
+
+
+def is_regulariser(module: nn.Module) -> bool:
+    """True when ``module`` is a stochastic regulariser **kind**, whatever its current rate (0 included).
+
+    Example:
+        >>> from torch import nn
+        >>> is_regulariser(nn.Dropout(0.0)), is_stochastic(nn.Dropout(0.0))
+        (True, False)
+    """
+    if isinstance(module, nn.RNNBase):
+        return module.num_layers > 1
+    if (
+        isinstance(module, nn.modules.dropout._DropoutNd)
+        or any(isinstance(module, c) for c in _registered)
+        or _STOCHASTIC_NAME.search(type(module).__name__)
+    ):
+        return True
+    return any(isinstance(getattr(module, a, None), float) for a in _FUNCTIONAL_RATE_ATTRIBUTES)
+
+
+def is_normalization(module: nn.Module) -> bool:
+    """True for normalisation layers and any module that keeps running statistics in its own buffers.
+
+    These stay in eval mode inside :func:`~dropkit.surgery.mc_mode`.
+
+    Example:
+        >>> from torch import nn
+        >>> is_normalization(nn.BatchNorm1d(3)), is_normalization(nn.LayerNorm(3)), is_normalization(nn.Linear(3, 3))
+        (True, True, False)
+    """
+    if isinstance(module, _TORCH_NORMS):
+        return True
+    name = type(module).__name__
+    if _NORM_NAME.search(name) and not _STOCHASTIC_NAME.search(name):
+        return True
+    return any(_RUNNING_BUFFER.match(b) for b, _ in module.named_buffers(recurse=False))
+
+
+def stochastic_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """All ``(qualified_name, module)`` pairs in ``model`` (itself included) that are stochastic.
+
+    Example:
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.2), nn.Linear(4, 2))
+        >>> [name for name, _ in stochastic_modules(net)]
+        ['1']
+    """
+    return [(n, m) for n, m in model.named_modules() if is_stochastic(m)]
+
+
+def has_stochastic_layer(model: nn.Module) -> bool:
+    """True when some module in ``model`` is stochastic (see :func:`is_stochastic`)."""
+    return any(is_stochastic(m) for m in model.modules())
