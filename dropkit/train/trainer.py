@@ -121,7 +121,8 @@ def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False)
+    # disable=None: no bar when stderr is not a terminal (logs and CI stay readable).
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False, disable=None, mininterval=0.5)
 
 
 def train_run(
@@ -244,7 +245,7 @@ def train_run(
         for old in list_checkpoints(files.checkpoints)[: -cfg.keep_checkpoints]:
             old.unlink(missing_ok=True)
 
-    if step == 0:
+    if step == 0 and not (resume and ckpts):  # resuming from step 0: its row and checkpoint exist already
         do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
         save(0)
 
