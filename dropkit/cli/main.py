@@ -20,6 +20,7 @@ COMMANDS: list[str] = [
     "dropkit.cli.datasets",
     # --- sweep / report ---
     # --- uncertainty ---
+    "dropkit.cli.uncertainty",
     # --- bench ---
 ]
 

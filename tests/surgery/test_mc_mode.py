@@ -1,9 +1,11 @@
 """mc_mode: stochastic regularisers on (module, functional, DropPath), normalisation untouched, flags restored.
 
 TimmStyleAttention and TorchvisionStyleBlock copy the two patterns MC dropout usually misses, so they are
-tested even where timm or torchvision cannot be imported: timm's SDPA call
+tested even where timm or torchvision are not installed: timm's SDPA call
 ``dropout_p=self.attn_drop.p if self.training else 0.`` (keyed on the attention module's flag) and
-torchvision's ``stochastic_depth(x, p, "row", self.training)`` inside a BatchNorm residual block.
+torchvision's ``stochastic_depth(x, p, "row", self.training)`` inside a BatchNorm residual block. The real
+timm ViT and torchvision EfficientNet come from the ``timm`` / ``torchvision`` fixtures of
+``tests/surgery/conftest.py`` (which work around the PyPI torchvision wheel beside a CPU-only torch).
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from torch import nn
 
 
 def import_or_skip(name: str) -> types.ModuleType:
-    """Import ``name`` or skip; also skips on errors other than ImportError (a broken torchvision
-    raises RuntimeError "operator torchvision::nms does not exist" beside a CPU-only torch)."""
+    """Import ``name`` or skip (used for transformers; timm and torchvision come from conftest fixtures)."""
     try:
         return __import__(name)
     except Exception as exc:  # noqa: BLE001
@@ -185,8 +186,7 @@ def test_keep_eval_and_shared_modules() -> None:
             pass
 
 
-def test_timm_vit_from_config() -> None:
-    timm = import_or_skip("timm")
+def test_timm_vit_from_config(timm) -> None:
     torch.manual_seed(0)
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8, depth=2,
                               drop_rate=0.1, attn_drop_rate=0.1, drop_path_rate=0.1).eval()
@@ -220,8 +220,7 @@ def test_huggingface_bert_from_config() -> None:
                 assert torch.equal(model(ids).last_hidden_state, model(ids).last_hidden_state)
 
 
-def test_torchvision_model_if_importable() -> None:
-    torchvision = import_or_skip("torchvision")
+def test_torchvision_efficientnet(torchvision) -> None:
     torch.manual_seed(0)
     model = torchvision.models.efficientnet_b0(num_classes=5, stochastic_depth_prob=0.2)
     model.train()
