@@ -191,7 +191,9 @@ class _Accumulator:
                 )
             if self.keep:
                 self.kept.append(out)
-            out = out.double()  # entropies of near-uniform predictions differ in the 5th digit: sum in float64
+            # Per-pass softmax and entropy in (at least) float32; the sums over passes in float64, so that
+            # H(mean) - mean(H) (the mutual information) does not lose its small differences.
+            out = out.float() if out.dtype in (torch.float16, torch.bfloat16) else out
             if self.output == "logits":
                 logp = torch.log_softmax(out, dim=-1)
                 p = logp.exp()
@@ -200,8 +202,9 @@ class _Accumulator:
             else:
                 p, logp = out, out.clamp_min(torch.finfo(out.dtype).tiny).log()
             ent = -(p * logp).sum(-1)
-            self.sum = p.sum(0) if self.sum is None else self.sum + p.sum(0)
-            self.ent = ent.sum(0) if self.ent is None else self.ent + ent.sum(0)
+            p_sum, ent_sum = p.sum(0, dtype=torch.float64), ent.sum(0, dtype=torch.float64)
+            self.sum = p_sum if self.sum is None else self.sum + p_sum
+            self.ent = ent_sum if self.ent is None else self.ent + ent_sum
         else:
             x = out.double()
             if self.shift is None:
