@@ -4,7 +4,8 @@ The three providers train the same network (784-128-64-10, dropout 0.5, Adam 1e-
 steps, L2 on the weights) on the same in-memory data, one torch thread each, repeated and interleaved:
 
 - ``dropkit``: ``train_run`` with the seed preset (progress bar, metrics, checkpoints, evaluations);
-- ``hand_same_evals``: a plain loop that evaluates train-subset and test accuracy at the same steps;
+- ``hand_same_evals``: a plain loop that evaluates train-subset and test loss and accuracy at the same
+  steps (step 0 included);
 - ``hand_bare``: a plain loop with a single test evaluation at the end.
 
 Overhead = dropkit / hand_same_evals - 1 (equal work); the bare loop is shown for scale.
@@ -50,14 +51,22 @@ def hand_loop(data, cfg: Config, eval_steps: set[int], n_sub: int) -> float:
     sub_x, sub_y = x[sub], y[sub]
     weights = [m.weight for m in model if isinstance(m, nn.Linear)]
 
-    def accuracy(xs: torch.Tensor, ys: torch.Tensor) -> float:
+    def accuracy(xs: torch.Tensor, ys: torch.Tensor) -> tuple[float, float]:
+        # the same evaluation work as the trainer: loss and accuracy in eval mode
         model.eval()
+        loss, correct = 0.0, 0
         with torch.inference_mode():
-            correct = sum(int((model(xs[i : i + 1000]).argmax(1) == ys[i : i + 1000]).sum()) for i in range(0, len(xs), 1000))
+            for i in range(0, len(xs), 1000):
+                logits = model(xs[i : i + 1000])
+                loss += float(F.cross_entropy(logits, ys[i : i + 1000], reduction="sum"))
+                correct += int((logits.argmax(1) == ys[i : i + 1000]).sum())
         model.train()
-        return correct / len(xs)
+        return loss / len(xs), correct / len(xs)
 
     start = time.perf_counter()
+    if eval_steps:  # the trainer also evaluates before the first step (the learning curve's origin)
+        accuracy(sub_x, sub_y)
+        accuracy(data.test_x, data.test_y)
     perm = torch.randperm(len(x))
     per_epoch = len(x) // cfg.batch_size
     for step in range(cfg.steps):

@@ -20,7 +20,7 @@ from dropkit._validation import check_choice, check_floating, check_probability,
 from dropkit.kernels.fused import TRITON_DTYPES, counter_dropout, next_rng, resolve_backend, triton_available
 from dropkit.rng import PhiloxState, keep_mask, keep_scale
 
-__all__ = ["dropout", "bernoulli_keep_mask", "mask_shape", "DROPOUT_BACKENDS"]
+__all__ = ["dropout", "native_dropout", "bernoulli_keep_mask", "mask_shape", "DROPOUT_BACKENDS"]
 
 DROPOUT_BACKENDS = ("auto", "native", "portable", "triton")
 
@@ -114,8 +114,15 @@ def dropout(
         return x * 0.0
     if backend != "native":
         return _counter_dropout(x, p, dims, backend, generator, stream)
-    # A boolean keep-mask from float32 uniforms: faster than bernoulli_ on the CPU and autograd keeps
-    # 1 byte per mask element for backward (torch's CPU dropout keeps the mask in the input dtype).
+    return native_dropout(x, p, dims, generator)
+
+
+def native_dropout(x: Tensor, p: float, dims: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+    """The ``"native"`` path on already validated arguments (``0 < p < 1``, normalised ``dims``).
+
+    A boolean keep-mask from float32 uniforms: faster than ``bernoulli_`` on the CPU, and autograd keeps
+    1 byte per mask element for backward (torch's CPU dropout keeps the mask in the input dtype).
+    """
     keep = torch.rand(mask_shape(x.shape, dims), device=x.device, generator=generator) < (1.0 - p)
     # Scale after masking with a Python float so low-precision outputs equal x * (1/(1-p)) rounded once.
     return (x * keep).mul_(1.0 / (1.0 - p))

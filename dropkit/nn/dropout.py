@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_choice, check_probability
-from dropkit.functional.dropout import DROPOUT_BACKENDS, dropout
+from dropkit._validation import check_choice, check_probability, normalize_dims
+from dropkit.functional.dropout import DROPOUT_BACKENDS, dropout, native_dropout
 from dropkit.rng import PhiloxState
 
 __all__ = ["Dropout"]
@@ -68,18 +68,39 @@ class Dropout(nn.Module):
         self.stream = stream
         self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
         self.generator = generator
+        self._dims_cache: dict[tuple[int, tuple[int, ...]], tuple[int, ...]] = {}
         self.record_rate = False
         self.last_drop_fraction: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = dropout(
-            x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator,
-            backend=self.backend, stream=self.stream,
-        )
+        if self._native_ok(x):
+            # Hot path: the arguments were validated in __init__; only the input needs a look.
+            if not self.training or self.p == 0.0:
+                return x
+            y = native_dropout(x, self.p, self._dims(x.dim()), self.generator) if self.p < 1.0 else x * 0.0
+        else:
+            y = dropout(
+                x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator,
+                backend=self.backend, stream=self.stream,
+            )
         if self.record_rate and self.training:
             with torch.no_grad():
                 self.last_drop_fraction = (y == 0).logical_and(x != 0).sum() / (x != 0).sum().clamp_min(1)
         return y
+
+    def _native_ok(self, x: Tensor) -> bool:
+        """True when ``dropout(..., backend=self.backend)`` would take the native path for ``x``."""
+        if self.stream is not None or not x.is_floating_point():
+            return False
+        return self.backend == "native" or (self.backend == "auto" and not x.is_cuda)
+
+    def _dims(self, ndim: int) -> tuple[int, ...]:
+        key = (ndim, self.broadcast_dims)
+        dims = self._dims_cache.get(key)
+        if dims is None:
+            dims = normalize_dims(type(self).__name__, "broadcast_dims", self.broadcast_dims, ndim) if self.broadcast_dims else ()
+            self._dims_cache[key] = dims
+        return dims
 
     def extra_repr(self) -> str:
         dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""

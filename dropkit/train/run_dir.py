@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +86,10 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def append_metrics(path: Path, row: dict[str, Any]) -> None:
-    """Append one JSON line and flush it to disk (a crash leaves at most a partial last line)."""
+    """Append one JSON line in a single write (a killed process leaves at most a partial last line, which
+    :func:`read_metrics` ignores and a resume truncates)."""
     with open(path, "a") as f:
         f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def read_metrics(path: Path | str) -> list[dict[str, Any]]:
