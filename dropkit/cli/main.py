@@ -19,6 +19,8 @@ COMMANDS: list[str] = [
     "dropkit.cli.compare",
     "dropkit.cli.datasets",
     # --- sweep / report ---
+    "dropkit.cli.sweep",
+    "dropkit.cli.report",
     # --- uncertainty ---
     "dropkit.cli.uncertainty",
     # --- bench ---

@@ -7,7 +7,10 @@ import logging
 import time
 from pathlib import Path
 
+import torch
+
 from dropkit.cli.config_args import add_config_arguments, resolve_config
+from dropkit.train.distributed import env_world_size, init_from_env, launch
 from dropkit.train.run_dir import read_config
 from dropkit.train.trainer import TrainingDiverged, train_run
 
@@ -32,6 +35,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue the run in --out from its last checkpoint (its config.yaml is used when no other config is given)",
     )
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="data-parallel processes (DDP: gloo on CPU, NCCL on CUDA); under torchrun leave it out (default: 1)",
+    )
+    parser.add_argument("--tensorboard", action="store_true", help="also log metrics to <out>/tensorboard (default: off)")
     add_config_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -44,10 +55,31 @@ def run(args: argparse.Namespace) -> int:
         cfg = resolve_config(args) if given else read_config(args.out)
     else:
         cfg = resolve_config(args)
+    if args.nproc < 1:
+        raise ValueError(f"train: --nproc must be an integer >= 1, got {args.nproc}")
+    if (args.nproc > 1 or env_world_size() > 1) and not args.out:
+        raise ValueError("train: data-parallel runs (--nproc, torchrun) need --out DIR, the same on every rank")
     out = Path(args.out) if args.out else default_out_dir(cfg.name)
     log.info("run folder: %s", out)
     try:
-        summary = train_run(cfg, out, resume=args.resume)
+        if args.nproc > 1:
+            summary = launch(cfg, out, args.nproc, resume=args.resume, tensorboard=args.tensorboard)
+        else:
+            ctx = init_from_env(cfg.device)  # torchrun: join its process group (no-op otherwise)
+            if ctx.active and torch.device(cfg.device).type == "cuda":
+                cfg = cfg.replace(device=f"cuda:{ctx.local_rank}")
+            on_eval = None
+            if args.tensorboard and ctx.is_main:
+                from dropkit.report.tensorboard import TensorBoardLogger
+
+                on_eval = TensorBoardLogger(out)
+            try:
+                summary = train_run(cfg.replace(progress=cfg.progress and ctx.is_main), out, resume=args.resume, on_eval=on_eval)
+            finally:
+                if on_eval is not None:
+                    on_eval.close()
+            if not ctx.is_main:
+                return 0
     except TrainingDiverged as exc:
         log.error("%s", exc)
         return 3

@@ -27,6 +27,7 @@ from dropkit.schedules import build_dropout_scheduler
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
 from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
 from dropkit.train.config import Config, save_config
+from dropkit.train.distributed import current_context
 from dropkit.train.env_info import environment
 from dropkit.train.run_dir import (
     RunFiles,
@@ -155,6 +156,8 @@ def train_run(
             f"train: out folder {str(files.root)!r} already holds a run; pass --resume to continue it "
             "or choose another --out"
         )
+    dist = current_context()  # DDP: rank 0 writes the run folder; see dropkit.train.distributed
+    dist.barrier()  # every rank has checked the folder before rank 0 writes to it
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
@@ -171,6 +174,7 @@ def train_run(
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, data.input_shape, data.num_classes).to(device)
+    net = dist.wrap(model)  # DistributedDataParallel under DDP, else the model itself
     optimizer = build_optimizer(cfg, model)
     scheduler = build_dropout_scheduler(cfg, model, total_steps=total_steps)
     layers = dropout_layers(model)
@@ -183,15 +187,17 @@ def train_run(
     if resume and ckpts:
         meta = load_checkpoint(ckpts[-1], model, optimizer)
         step, wall_offset = int(meta["step"]), float(meta["wall_time"])
-        truncate_metrics(files.metrics, step)
+        if dist.is_main:
+            truncate_metrics(files.metrics, step)
         log.info("resuming %s from step %d", files.root, step)
-    else:
+    elif dist.is_main:
         if files.metrics.exists():
             files.metrics.unlink()
         shutil.rmtree(files.checkpoints, ignore_errors=True)
-    save_config(cfg, files.config)
-    write_json(files.env, environment(cfg.seed, device))
-    write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
+    if dist.is_main:
+        save_config(cfg, files.config)
+        write_json(files.env, environment(cfg.seed, device))
+        write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
 
     ckpt_every = cfg.checkpoint_every or cfg.eval_every
     start = time.perf_counter()
@@ -225,7 +231,8 @@ def train_run(
             "lr": lr_at(cfg, step, total_steps),
             "wall_time": wall(),
         }
-        append_metrics(files.metrics, row)
+        if dist.is_main:
+            append_metrics(files.metrics, row)
         running_sum.zero_()
         running_n = 0
         if test_acc > best["test_acc"]:
@@ -240,6 +247,8 @@ def train_run(
         return sum(rates) / len(rates) if rates else 0.0
 
     def save(at_step: int) -> None:
+        if not dist.is_main:
+            return
         path = files.checkpoints / checkpoint_name(at_step)
         save_checkpoint(path, model, optimizer, {"step": at_step, "wall_time": wall()})
         for old in list_checkpoints(files.checkpoints)[: -cfg.keep_checkpoints]:
@@ -266,13 +275,15 @@ def train_run(
             lr = lr_at(cfg, step, total_steps)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            logits = model(train_x[idx])
-            loss = F.cross_entropy(logits, train_y[idx])
+            dist.seed_step(cfg.seed, step)  # DDP: per-rank dropout masks, the same after a restart
+            shard = dist.shard(idx)  # DDP: this rank's part of the global batch
+            logits = net(train_x[shard])
+            loss = dist.scale_loss(F.cross_entropy(logits, train_y[shard]), len(shard), len(idx))
             if cfg.l2 > 0:
                 loss = loss + l2_penalty(weights, cfg.l2)
             if regularized:
                 loss = loss + torch.stack([m.regularization() for m in regularized]).sum()
-            loss_value = loss.item()
+            loss_value = dist.mean_item(loss)  # averaged over ranks under DDP
             if not math.isfinite(loss_value):
                 raise TrainingDiverged(
                     f"train: loss became {loss_value} at step {step + 1}; stopped. The run folder keeps the "
@@ -302,16 +313,18 @@ def train_run(
             if step % ckpt_every == 0 or step == total_steps:
                 save(step)
     except TrainingDiverged as exc:
-        write_json(files.summary, _summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)))
+        if dist.is_main:
+            write_json(files.summary, _summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)))
         raise
     finally:
         if bar is not None:
             bar.close()
 
-    with atomic_path(files.final_model) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
     summary = _summary(cfg, "completed", step, total_steps, last_row, best, wall(), model, None)
-    write_json(files.summary, summary)
+    if dist.is_main:
+        with atomic_path(files.final_model) as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
+        write_json(files.summary, summary)
     return summary
 
 

@@ -1,0 +1,105 @@
+"""``dropkit sweep``: run a sweep file's trials (grid and/or random search), resumable, and tabulate them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from pathlib import Path
+
+from dropkit.sweep.runner import default_sweep_dir, group_keys, run_sweep
+from dropkit.sweep.spec import EXECUTORS, load_sweep
+
+__all__ = ["add_parser", "run"]
+
+log = logging.getLogger("dropkit")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "sweep",
+        help="run a sweep file (grid / random search) and write results and aggregate tables",
+        description="Run every trial of a sweep file: base: (or preset:) config keys, grid: lists of values "
+        "(cartesian product) and/or random: n samples from distributions. Each trial writes "
+        "<out>/trials/<trial-id>/; results.parquet/.csv hold one row per trial, aggregate.parquet/.csv the "
+        "mean and 95% t interval over seeds. Rerunning the same command resumes an interrupted sweep.",
+    )
+    parser.add_argument("sweep_file", metavar="SWEEP.yaml", help="the sweep file")
+    parser.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/sweeps/<name>)")
+    parser.add_argument(
+        "--executor", choices=EXECUTORS, default=None, help="local process pool or Ray (default: the file's, else local)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local: worker processes (default: cores // cpus per trial); ray: CPUs of the local Ray instance "
+        "(default: the cores)",
+    )
+    parser.add_argument(
+        "--address", metavar="ADDR", help="ray: join a running cluster ('auto', 'ray://host:10001') (default: local Ray)"
+    )
+    parser.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs (and torch threads) per trial (default: the file's, else 1)")
+    parser.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial (default: the file's, else 0)")
+    parser.add_argument("--max-attempts", type=int, default=3, metavar="K", help="starts per trial whose worker died (default: 3)")
+    parser.add_argument("--dry-run", action="store_true", help="list the trials and exit")
+    parser.add_argument("--report", action="store_true", help="also write the HTML report (dropkit report) at the end")
+    parser.set_defaults(func=run)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = load_sweep(args.sweep_file)
+    out = Path(args.out) if args.out else default_sweep_dir(spec)
+    trials = spec.trials()
+    if args.dry_run:
+        print(f"{spec.name}: {len(trials)} trials -> {out}")
+        for t in trials:
+            print(f"  {t.trial_id}")
+        return 0
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"sweep: --workers must be an integer >= 1, got {args.workers}")
+    outcome = run_sweep(
+        spec,
+        out,
+        executor=args.executor,
+        workers=args.workers,
+        address=args.address,
+        cpus=args.cpus_per_trial,
+        gpus=args.gpus_per_trial,
+        max_attempts=args.max_attempts,
+    )
+    keys = group_keys(spec)
+    metric = spec.metric
+    best = sorted(
+        (r for r in outcome.aggregate if not math.isnan(r[f"{metric}_mean"])),
+        key=lambda r: r[f"{metric}_mean"],
+        reverse=metric not in ("gap", "test_loss", "train_loss"),
+    )[:5]
+    if best:
+        print(f"best by {metric} (mean over seeds, 95% t interval):")
+        for r in best:
+            shown = ", ".join(f"{k}={r[k]}" for k in keys) or "(all)"
+            print(
+                f"  {shown}: {_fmt(r[f'{metric}_mean'])} [{_fmt(r[f'{metric}_ci_low'])}, "
+                f"{_fmt(r[f'{metric}_ci_high'])}] n={r['n']}"
+            )
+    print(
+        f"{spec.name}: {len(outcome.rows)} trials ({outcome.ran} run, {outcome.skipped} already done) in "
+        f"{outcome.wall_time:.1f} s -> {out / 'results.csv'}, {out / 'aggregate.csv'}"
+    )
+    if args.report:
+        from dropkit.report import build_report
+
+        print(f"report: {build_report(out)}")
+    if outcome.failed:
+        for trial_id, message in outcome.failed.items():
+            log.error("%s: %s", trial_id, message)
+        print(f"{len(outcome.failed)} trial(s) failed; rerun the same command to retry them")
+        return 1
+    return 0
