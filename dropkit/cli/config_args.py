@@ -49,9 +49,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", dest="cfg_progress", action="store_const", const="false", help="hide the progress bar")
 
 
-def resolve_config(args: argparse.Namespace, **forced: Any) -> Config:
-    """defaults < preset < config file < flags < ``forced``."""
-    values: dict[str, Any] = {}
+def resolve_config(args: argparse.Namespace, *, base: dict[str, Any] | None = None, **forced: Any) -> Config:
+    """defaults < ``base`` (e.g. a run's saved config) < preset < config file < flags < ``forced``."""
+    values: dict[str, Any] = dict(base or {})
     if getattr(args, "preset", None):
         values.update(preset_values(args.preset))
     if getattr(args, "config", None):

@@ -51,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if not args.out:
             raise ValueError("train: --resume needs --out DIR, the run folder to continue")
-        given = args.preset or args.config or any(k.startswith("cfg_") and v is not None for k, v in vars(args).items())
-        cfg = resolve_config(args) if given else read_config(args.out)
+        # Start from the run's own config unless a preset or file is given; flags (e.g. --no-progress)
+        # apply on top, and the trainer refuses changes other than progress, threads and device.
+        base = None if (args.preset or args.config) else read_config(args.out).to_dict()
+        cfg = resolve_config(args, base=base)
     else:
         cfg = resolve_config(args)
     if args.nproc < 1:

@@ -32,6 +32,9 @@ def test_precedence_defaults_preset_file_flags(tmp_path: Path) -> None:
 def test_resume_uses_the_saved_config(tmp_path: Path) -> None:
     assert main(["train", *TINY, "--out", str(tmp_path / "r")]) == 0
     assert main(["train", "--resume", "--out", str(tmp_path / "r")]) == 0
+    # free keys may change on resume without restating the config
+    assert main(["train", "--resume", "--no-progress", "--threads", "1", "--out", str(tmp_path / "r")]) == 0
+    assert main(["train", "--resume", "--p", "0.9", "--out", str(tmp_path / "r")]) == 2
 
 
 def test_compare_prints_side_by_side_and_writes_curves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
