@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 import types
 
 import pytest
 import torch
+
+# Triton reads TRITON_INTERPRET when a kernel is decorated, so it must be set before any test module
+# (or torch.compile) imports triton: without a GPU the kernels run under the interpreter on the CPU.
+if "TRITON_INTERPRET" not in os.environ and not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
 
 # Two CPU cores run two pytest workers: one torch thread each avoids oversubscription.
 torch.set_num_threads(1)

@@ -83,7 +83,8 @@ def test_one_sample_mc_is_a_single_stochastic_pass(run_dir: Path, tmp_path: Path
     rc, _, _ = uncertainty(capsys, str(run_dir), "--samples", "1", "--ood", "none", "--out", str(tmp_path))
     assert rc == 0
     mc = json.loads((tmp_path / "metrics.json").read_text())["conditions"][0]["mc"]
-    assert mc["mean_mutual_information"] == pytest.approx(0, abs=1e-9)  # T = 1: no disagreement to measure
+    # T = 1: no disagreement to measure; per-pass entropies are float32, so zero up to float32 rounding
+    assert mc["mean_mutual_information"] == pytest.approx(0, abs=1e-6)
 
 
 def test_rotation_is_skipped_with_a_message_for_1d_signals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
