@@ -21,9 +21,8 @@ import argparse
 import csv
 import datetime as dt
 import io
-import platform
 import statistics
-import subprocess
+import platform
 import time
 from pathlib import Path
 
@@ -33,27 +32,10 @@ import dropkit
 from dropkit._io import atomic_write_text
 from dropkit.models import MLP
 from dropkit.surgery import mc_mode
+from dropkit.train.env_info import cpu_name, git_sha
 from dropkit.uncertainty import mc_predict
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def loop(model: torch.nn.Module, x: torch.Tensor, samples: int) -> torch.Tensor:
@@ -97,7 +79,7 @@ def main() -> None:
     meta = {
         "cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
         "dropkit": dropkit.__version__, "python": platform.python_version(),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git_sha": git_sha(),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "git_sha": git_sha() or "unknown",
     }
     rows = []
     for name, ts in times.items():
