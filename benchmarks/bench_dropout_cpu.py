@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from dropkit.functional import dropout
+from dropkit.train.env_info import cpu_name, git_sha
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 COLUMNS = [
@@ -34,24 +33,8 @@ COLUMNS = [
 P = 0.1
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
-def git_sha() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def timed(fn, repeats: int) -> tuple[float, float, float]:
@@ -95,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     env = {
         "device": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "git_sha": git_sha(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git_sha": git_sha() or "unknown", "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     rows = []
     for dname in args.dtypes.split(","):

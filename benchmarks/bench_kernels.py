@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from dropkit.functional import dropout, dropout_add_layer_norm
+from dropkit.train.env_info import git_sha
 
 log = logging.getLogger("bench_kernels")
 
@@ -75,14 +75,6 @@ def card_name(device: torch.device) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def git_sha() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def triton_version() -> str:
@@ -266,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     env = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu (TRITON_INTERPRET=1)",
-        "torch": torch.__version__, "triton": triton_version(), "git_sha": git_sha(),
+        "torch": torch.__version__, "triton": triton_version(), "git_sha": git_sha() or "unknown",
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)

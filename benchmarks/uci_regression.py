@@ -48,6 +48,7 @@ from torch import nn
 
 from dropkit._io import atomic_write_text
 from dropkit.nn import Dropout
+from dropkit.train.env_info import cpu_name
 from dropkit.uncertainty import mc_log_likelihood, mc_predict, rmse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,11 +136,6 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), se
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def main() -> None:
