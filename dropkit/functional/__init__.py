@@ -1,8 +1,9 @@
 """Pure dropout functions, one file per method. ``p`` is always the probability of **dropping**."""
 
 from dropkit.functional.dropout import dropout
+from dropkit.functional.native_mask import native_keep_mask
 
-__all__ = ["dropout"]
+__all__ = ["dropout", "native_keep_mask"]
 
 # Each section below belongs to one body of work; add imports and names in your own section only.
 # --- element-wise and structured (CNN) ---

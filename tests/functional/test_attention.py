@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from dropkit.functional import attention
+from dropkit.functional import native_keep_mask
+from dropkit.rng import keep_scale
 
 
 def _qkv(n=2, h=3, L=6, E=8, dtype=torch.float32):
@@ -41,8 +43,8 @@ def test_explicit_path_replays_the_generator_mask():
     p = 0.4
     out = attention(q, k, v, attn_p=p, training=True, generator=_gen(3))
     probs = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)
-    keep = torch.rand(probs.shape, generator=_gen(3)) < 1 - p  # the native mask rule of dropkit.functional.dropout
-    assert torch.allclose(out, (probs * keep / (1 - p)) @ v, atol=1e-6)
+    keep = native_keep_mask(probs.shape, p, generator=_gen(3))  # the native mask of dropkit.functional.dropout
+    assert torch.allclose(out, (probs * keep * keep_scale(p)) @ v, atol=1e-6)
     assert not torch.allclose(out, attention(q, k, v, attn_p=p, training=True, generator=_gen(4)))
 
 

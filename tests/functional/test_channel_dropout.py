@@ -12,6 +12,8 @@ import torch.nn.functional as F
 
 from dropkit.functional import channel_dropout, dropout1d, dropout2d, dropout3d
 from dropkit.nn import ChannelDropout, Dropout1d, Dropout2d, Dropout3d
+from dropkit.functional import native_keep_mask
+from dropkit.rng import keep_scale
 
 FNS = {1: dropout1d, 2: dropout2d, 3: dropout3d}
 TORCH_FNS = {1: F.dropout1d, 2: F.dropout2d, 3: F.dropout3d}
@@ -33,18 +35,18 @@ def test_whole_channels_zero_or_scaled(k: int) -> None:
     y = FNS[k](x, p, generator=gen(2))
     flat_x, flat_y = x.flatten(2), y.flatten(2)
     dropped = (flat_y == 0).all(2)
-    kept = torch.isclose(flat_y, flat_x / (1 - p), rtol=1e-6, atol=0).all(2)
+    kept = torch.isclose(flat_y, flat_x * keep_scale(p), rtol=1e-6, atol=0).all(2)
     assert bool((dropped ^ kept).all())
     assert bool(dropped.any()) and bool(kept.any())
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_replays_the_native_mask_rule_and_matches_torch_statistics(k: int) -> None:
-    # The native path keeps a channel when a float32 uniform is below 1 - p (torch uses bernoulli_,
-    # so masks differ for the same seed); replay the rule, then compare drop statistics with torch.
+    # The native path draws its own mask (torch uses bernoulli_, so masks differ for the same seed);
+    # replay it, then compare drop statistics with torch.
     x = torch.randn((4, 6) + (3,) * k)
-    keep = torch.rand((4, 6) + (1,) * k, generator=gen(5)) < 0.7
-    torch.testing.assert_close(FNS[k](x, 0.3, generator=gen(5)), (x * keep) * (1 / 0.7), rtol=0, atol=0)
+    keep = native_keep_mask((4, 6) + (1,) * k, 0.3, generator=gen(5))
+    torch.testing.assert_close(FNS[k](x, 0.3, generator=gen(5)), (x * keep) * keep_scale(0.3), rtol=0, atol=0)
     big = torch.ones((400, 50) + (1,) * k)
     ours = (FNS[k](big, 0.3) == 0).double().mean().item()
     theirs = (TORCH_FNS[k](big, 0.3, training=True) == 0).double().mean().item()

@@ -15,6 +15,8 @@ from torch import nn
 from torch.func import functional_call
 
 from dropkit.nn import WeightDrop, WeightDropGRU, WeightDropLSTM, apply_weight_drop, remove_weight_drop
+from dropkit.functional import native_keep_mask
+from dropkit.rng import keep_scale
 
 
 class _SpyVF:
@@ -116,7 +118,7 @@ def test_no_warnings_and_gradient_reaches_original_through_the_mask() -> None:
         out.sum().backward()
     g = rnn.parametrizations.weight_hh_l0.original.grad
     # replay: same generator seed -> same mask; a plain LSTM with the dropped weight as a leaf
-    mask = (torch.rand(20, 5, generator=torch.Generator().manual_seed(0)) < 1 - p) / (1 - p)
+    mask = native_keep_mask((20, 5), p, generator=torch.Generator().manual_seed(0)) * keep_scale(p)
     plain = _plain(rnn)
     dropped = (rnn.parametrizations.weight_hh_l0.original.detach() * mask).requires_grad_()
     params = {**dict(plain.named_parameters()), "weight_hh_l0": dropped}

@@ -111,6 +111,24 @@ def test_bald_entropy_formulas_against_samples() -> None:
     assert torch.all(pred.mutual_information > 0)  # dropout 0.5 disagrees between passes
 
 
+def test_masked_class_with_minus_inf_logit_adds_no_entropy() -> None:
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.net(x)
+            return torch.cat([out[:, :3], torch.full_like(out[:, 3:], -math.inf)], 1)
+
+    model = Masked().eval()
+    x = torch.randn(6, 3)
+    pred = mc_predict(model, x, 12, seed=1, return_samples=True)
+    p3 = pred.samples[..., :3].double().softmax(-1)
+    assert torch.all(pred.mean[:, 3] == 0) and torch.isfinite(pred.entropy).all()
+    assert torch.allclose(pred.expected_entropy.double(), -(p3 * p3.log()).sum(-1).mean(0), atol=1e-5)
+
+
 def test_mutual_information_zero_when_passes_agree() -> None:
     net = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 4))
     with torch.no_grad():

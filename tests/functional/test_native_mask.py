@@ -1,0 +1,103 @@
+"""The native mask: lane width, per-lane statistics, the quantised scale, saved memory and both code paths."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dropkit.functional import dropout, native_keep_mask
+from dropkit.functional.native_mask import native_keep_lanes
+from dropkit.rng import keep_scale, keep_threshold, quantized_keep_prob
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize(("p", "dtype", "threshold"), [(0.5, torch.uint8, 128), (0.25, torch.uint8, 192),
+                                                        (0.3, torch.int16, 45875 - 32768), (0.1, torch.int16, 58982 - 32768)])
+def test_lane_width_follows_the_quantised_threshold(p: float, dtype: torch.dtype, threshold: int) -> None:
+    lanes, t = native_keep_lanes((3, 5), p, generator=_gen())
+    assert lanes.dtype == dtype and lanes.shape == (3, 5) and t == threshold
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.3, 0.1, 0.9])
+def test_every_lane_position_keeps_at_the_quantised_rate(p: float) -> None:
+    # Each 64-bit draw feeds 4 (16-bit) or 8 (8-bit) consecutive elements; a lane with missing random
+    # bits (random_() leaves the top bit of an int64 at 0) would show up as one position's rate.
+    per_word = 8 if keep_threshold(p) % 256 == 0 else 4
+    n_words = 40_000
+    keep = native_keep_mask((n_words * per_word,), p, generator=_gen(1)).view(n_words, per_word).double()
+    q = quantized_keep_prob(p)
+    bound = 6 * math.sqrt(q * (1 - q) / n_words)
+    assert torch.all((keep.mean(0) - q).abs() <= bound), keep.mean(0)
+    # Neighbouring lanes of one word are independent: their joint keep rate is q**2.
+    both = (keep[:, 0] * keep[:, 1]).mean().item()
+    assert abs(both - q * q) <= 6 * math.sqrt(q * q * (1 - q * q) / n_words)
+
+
+def test_extreme_rates() -> None:
+    x = torch.randn(1000)
+    assert torch.equal(dropout(x, 1e-6), x)  # keep threshold 2**16: everything kept, scale exactly 1
+    p = 1 - 2**-16
+    assert keep_threshold(p) == 1
+    y = dropout(torch.ones(200_000), p, generator=_gen(2))
+    kept = int((y != 0).sum())
+    assert kept <= 3 + 6 * math.sqrt(200_000 * 2**-16)
+    assert torch.all((y == 0) | (y == 2.0**16))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "channels_last", "broadcast"])
+def test_grad_and_no_grad_paths_give_the_same_output(dtype: torch.dtype, layout: str) -> None:
+    x = torch.randn(4, 6, 5, 3).to(dtype)
+    dims: tuple[int, ...] = ()
+    if layout == "transposed":
+        x = x.transpose(1, 3)
+    elif layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout == "broadcast":
+        dims = (2, 3)
+    p = 0.3
+    with torch.no_grad():
+        fast = dropout(x, p, broadcast_dims=dims, generator=_gen(3))
+    xg = x.clone().requires_grad_()
+    slow = dropout(xg, p, broadcast_dims=dims, generator=_gen(3))
+    shape = tuple(1 if d in dims else s for d, s in enumerate(x.shape))
+    keep = native_keep_mask(shape, p, generator=_gen(3))
+    expected = (x * keep.to(dtype)) * keep_scale(p)
+    assert torch.equal(fast, expected) and torch.equal(slow.detach(), expected)
+    slow.backward(torch.ones_like(slow))
+    assert torch.equal(xg.grad, (torch.ones_like(x) * keep.to(dtype)) * keep_scale(p))
+
+
+def test_backward_keeps_one_byte_per_mask_element() -> None:
+    saved: list[torch.Tensor] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(t)
+        return t
+
+    x = torch.randn(64, 33, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = dropout(x, 0.3)
+    assert [(t.dtype, t.shape) for t in saved] == [(torch.bool, x.shape)]
+    y.sum().backward()
+
+
+def test_second_order_gradients_float64() -> None:
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    fn = lambda t: dropout(t, 0.3, generator=_gen(4)) ** 2  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x,))
+    assert torch.autograd.gradgradcheck(fn, (x,))
+
+
+def test_global_seed_reproduces_the_mask() -> None:
+    torch.manual_seed(7)
+    a = native_keep_mask((50,), 0.3)
+    torch.manual_seed(7)
+    assert torch.equal(a, native_keep_mask((50,), 0.3))
+    torch.manual_seed(7)
+    assert torch.equal(dropout(torch.ones(50), 0.3) != 0, a)
