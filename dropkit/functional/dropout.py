@@ -5,7 +5,10 @@ Networks from Overfitting", JMLR 15 (2014), https://jmlr.org/papers/v15/srivasta
 
 This is *inverted* dropout: in training every unit is zeroed with probability ``p`` (the probability
 of **dropping**, as in PyTorch, not the retain probability of the paper) and the kept units are scaled
-by ``1 / (1 - p)``, so evaluation is the identity and needs no weight rescaling.
+by ``1 / (1 - p)``, so evaluation is the identity and needs no weight rescaling. Every backend quantises the
+keep probability ``1 - p`` to a multiple of ``2**-16`` and scales by its exact inverse
+(:func:`dropkit.rng.keep_scale`), so ``E[y] = x`` holds exactly; the scale equals ``1 / (1 - p)`` when
+``(1 - p)·2**16`` is an integer (p = 0.5, 0.25, ...) and is within ``1e-5`` of it otherwise.
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ def dropout(
     backend: str = "auto",
     stream: PhiloxState | None = None,
 ) -> Tensor:
-    """Inverted dropout: zero each element with probability ``p`` and scale the rest by ``1/(1-p)``.
+    """Inverted dropout: zero each element with probability ``p`` and scale the rest by ``1/(1-p)``
+    (quantised to 16 bits, see the module docstring).
 
     Args:
         x: input tensor of any shape, floating point.

@@ -28,8 +28,8 @@ class Dropout(nn.Module):
         generator: optional random generator used for every mask (default: None, the global one).
         backend: ``"auto"``, ``"native"``, ``"portable"`` or ``"triton"``, as in
             :func:`dropkit.functional.dropout` (default: ``"auto"``: the fused Triton kernel for CUDA
-            tensors, torch's native ``bernoulli_`` on the CPU, the counter-based path when a
-            ``stream`` is given).
+            tensors, the native path (8-16 random bits per element from torch's generator) on the
+            CPU, the counter-based path when a ``stream`` is given).
         stream: a :class:`dropkit.rng.PhiloxState` for counter-based masks (default: None).
 
     Shape:

@@ -95,6 +95,87 @@ class _VariationalRNN(nn.Module):
                 apply_weight_drop(layer, self.weight_p, generator=generator)
 
     # ----------------------------------------------------------------------------------------- api
+    @classmethod
+    def from_rnn(
+        cls,
+        rnn: nn.Module,
+        *,
+        input_p: float = 0.0,
+        recurrent_p: float = 0.0,
+        weight_p: float = 0.0,
+        zoneout_p: float = 0.0,
+        zoneout_cell_p: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> _VariationalRNN:
+        """Build one from a trained ``nn.LSTM`` / ``nn.GRU``, copying its weights, dtype and device.
+
+        Layer ``k``'s ``weight_ih_l{k}`` ... become ``layers[k].weight_ih_l0`` ...; in eval mode without
+        zoneout the result computes what ``rnn`` computes. ``rnn.dropout`` (between layers) is not
+        carried over: the rates given here replace it.
+
+        Args:
+            rnn: a unidirectional ``nn.LSTM`` (for :class:`VariationalLSTM`) or ``nn.GRU`` (for
+                :class:`VariationalGRU`) without ``proj_size``.
+            input_p, recurrent_p, weight_p, zoneout_p, zoneout_cell_p, generator: as in the constructor.
+
+        Example:
+            >>> import torch
+            >>> from dropkit.nn import VariationalLSTM
+            >>> lstm = torch.nn.LSTM(3, 8, num_layers=2)
+            >>> vlstm = VariationalLSTM.from_rnn(lstm, input_p=0.2, recurrent_p=0.2).eval()
+            >>> x = torch.randn(5, 2, 3)
+            >>> torch.allclose(vlstm(x)[0], lstm(x)[0], atol=1e-6)
+            True
+        """
+        where = f"{cls.__name__}.from_rnn"
+        expected = nn.LSTM if cls.mode == "lstm" else nn.GRU
+        if type(rnn) is not expected:
+            raise TypeError(f"{where}: rnn must be a torch.nn.{expected.__name__}, got {type(rnn).__name__}")
+        if rnn.bidirectional:
+            raise ValueError(f"{where}: rnn must be unidirectional, got bidirectional=True")
+        if getattr(rnn, "proj_size", 0):
+            raise ValueError(f"{where}: rnn must have proj_size=0, got proj_size={rnn.proj_size}")
+        first = next(rnn.parameters())
+        out = cls(
+            rnn.input_size, rnn.hidden_size, rnn.num_layers, bias=rnn.bias, batch_first=rnn.batch_first,
+            input_p=input_p, recurrent_p=recurrent_p, weight_p=weight_p, zoneout_p=zoneout_p,
+            zoneout_cell_p=zoneout_cell_p, generator=generator,
+        ).to(device=first.device, dtype=first.dtype)
+        state = rnn.state_dict()
+        for k, layer in enumerate(out.layers):
+            # Weight drop keeps plain state_dict keys, so a parametrized layer loads them the same way.
+            layer.load_state_dict({name[: -len(str(k))] + "0": state[name] for name in state if name.endswith(f"_l{k}")})
+        out.train(rnn.training)
+        return out
+
+    def to_rnn(self) -> nn.Module:
+        """A plain ``nn.LSTM`` / ``nn.GRU`` with the same (undropped) weights, for deployment.
+
+        Its outputs equal this module's in eval mode; models with zoneout have no plain equivalent.
+
+        Example:
+            >>> import torch
+            >>> from dropkit.nn import VariationalGRU
+            >>> gru = VariationalGRU(3, 4, num_layers=2, weight_p=0.5).to_rnn()
+            >>> type(gru).__name__, gru.num_layers
+            ('GRU', 2)
+        """
+        where = f"{type(self).__name__}.to_rnn"
+        if self.zoneout_p > 0 or (self.mode == "lstm" and self.zoneout_cell_p > 0):
+            raise ValueError(f"{where}: zoneout mixes old and new states even in eval, so no plain RNN computes the "
+                             f"same thing; got zoneout_p={self.zoneout_p:g}, zoneout_cell_p={self.zoneout_cell_p:g}")
+        rnn_cls = nn.LSTM if self.mode == "lstm" else nn.GRU
+        first = next(self.parameters())
+        rnn = rnn_cls(self.input_size, self.hidden_size, self.num_layers, bias=self.layers[0].bias,
+                      batch_first=self.batch_first).to(device=first.device, dtype=first.dtype)
+        state = {}
+        for k, layer in enumerate(self.layers):
+            for name, value in layer.state_dict().items():
+                state[name[:-1] + str(k)] = value
+        rnn.load_state_dict(state)
+        rnn.train(self.training)
+        return rnn
+
     def uses_step_loop(self) -> bool:
         """Whether the next forward call (in the current mode) runs the Python step loop."""
         zone = self.zoneout_p > 0 or (self.mode == "lstm" and self.zoneout_cell_p > 0)
