@@ -8,8 +8,8 @@ normalises one row held as a ``(BLOCK_N // 8, 8)`` tile; when ``N % 8 == 0`` eac
 Philox call, otherwise every element computes its own call (correct, 8x more random-number work).
 
 Backward keeps ``h`` (returned to the caller anyway), ``weight``, per-row ``mean``/``rstd`` and the
-seed; the mask is regenerated. Weight/bias gradients are accumulated per program over a strided set
-of rows and the ``(programs, N)`` partial sums are reduced with torch, as in flash-attention's
+seed; the mask is regenerated. Weight/bias gradients (and that of ``x_bias``) are accumulated per
+program over a contiguous set of rows and the ``(programs, N)`` partial sums are reduced with torch, as in flash-attention's
 Triton LayerNorm.
 """
 
@@ -81,8 +81,9 @@ def _fwd_kernel(
 
 @triton.jit
 def _bwd_kernel(
-    DY, DH_OUT, H, W, MEAN, RSTD, DX, DRES, DW, DB, rng_ptr, n_rows, n_cols, rows_per_prog, threshold, scale,
-    HAS_DH: tl.constexpr, HAS_RES: tl.constexpr, RMS: tl.constexpr, ALIGNED: tl.constexpr, R: tl.constexpr,
+    DY, DH_OUT, H, W, MEAN, RSTD, DX, DRES, DW, DB, DXB, rng_ptr, n_rows, n_cols, rows_per_prog, threshold, scale,
+    HAS_DH: tl.constexpr, HAS_RES: tl.constexpr, HAS_XB: tl.constexpr, RMS: tl.constexpr, ALIGNED: tl.constexpr,
+    R: tl.constexpr,
 ):
     pid = tl.program_id(0)
     cols0 = tl.arange(0, R)[:, None] * 8 + tl.arange(0, 8)[None, :]
@@ -90,6 +91,7 @@ def _bwd_kernel(
     w = tl.load(W + cols0, mask=inb, other=0.0).to(tl.float32)
     dw = tl.zeros((R, 8), tl.float32)
     db = tl.zeros((R, 8), tl.float32)
+    dxb = tl.zeros((R, 8), tl.float32)
     for i in range(rows_per_prog):
         row = pid * rows_per_prog + i
         if row < n_rows:
@@ -114,9 +116,13 @@ def _bwd_kernel(
             if HAS_RES:
                 tl.store(DRES + at, dh.to(DRES.dtype.element_ty), mask=inb)
             dx = tl.where(keep, dh * scale, 0.0)
+            if HAS_XB:
+                dxb += dx
             tl.store(DX + at, dx.to(DX.dtype.element_ty), mask=inb)
     tl.store(DW + pid * n_cols + cols0, dw, mask=inb)
     tl.store(DB + pid * n_cols + cols0, db, mask=inb)
+    if HAS_XB:
+        tl.store(DXB + pid * n_cols + cols0, dxb, mask=inb)
 
 
 def _tile_rows(n_cols: int) -> int:
@@ -160,8 +166,8 @@ def _dropout_add_norm(
 @triton_op("dropkit::dropout_add_norm_bwd", mutates_args={})
 def _dropout_add_norm_bwd(
     dy: Tensor, dh_out: Tensor | None, h: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor,
-    rng: Tensor, threshold: int, scale: float, rms: bool, has_res: bool,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    rng: Tensor, threshold: int, scale: float, rms: bool, has_res: bool, has_xb: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     n_cols = h.shape[-1]
     n_rows = h.numel() // max(n_cols, 1)
     dx = torch.empty_like(h)
@@ -169,14 +175,17 @@ def _dropout_add_norm_bwd(
     progs = max(1, _bwd_programs(n_rows, h.device))
     dw_part = torch.zeros(progs, n_cols, dtype=torch.float32, device=h.device)
     db_part = torch.zeros(progs, n_cols, dtype=torch.float32, device=h.device)
+    # The x_bias gradient (the column sums of dx) is accumulated in fp32 by the kernel like dW/dB,
+    # instead of a separate fp32 copy and reduction of dx (3 more passes over an (M, N) tensor).
+    dxb_part = torch.zeros(progs if has_xb else 0, n_cols, dtype=torch.float32, device=h.device)
     if n_rows:
         wrap_triton(_bwd_kernel)[(progs,)](
             dy, h if dh_out is None else dh_out, h, weight, mean, rstd, dx, dx if not has_res else dres,
-            dw_part, db_part, rng, n_rows, n_cols, triton.cdiv(n_rows, progs), threshold, scale,
-            HAS_DH=dh_out is not None, HAS_RES=has_res, RMS=rms, ALIGNED=n_cols % 8 == 0,
+            dw_part, db_part, dxb_part if has_xb else db_part, rng, n_rows, n_cols, triton.cdiv(n_rows, progs),
+            threshold, scale, HAS_DH=dh_out is not None, HAS_RES=has_res, HAS_XB=has_xb, RMS=rms, ALIGNED=n_cols % 8 == 0,
             R=_tile_rows(n_cols), num_warps=_num_warps(n_cols),
         )
-    return dx, dres, dw_part.sum(0), db_part.sum(0)
+    return dx, dres, dw_part.sum(0), db_part.sum(0), dxb_part.sum(0)
 
 
 def _setup(ctx, inputs, output) -> None:
@@ -190,11 +199,11 @@ def _setup(ctx, inputs, output) -> None:
 def _backward(ctx, dy, dh_out, _dmean, _drstd):
     h, weight, mean, rstd, rng = ctx.saved_tensors
     has_xb, has_res, has_b = ctx.has
-    dx, dres, dw, db = torch.ops.dropkit.dropout_add_norm_bwd(
+    dx, dres, dw, db, dxb = torch.ops.dropkit.dropout_add_norm_bwd(
         dy.contiguous(), None if dh_out is None else dh_out.contiguous(), h, weight, mean, rstd, rng,
-        ctx.threshold, ctx.scale, ctx.rms, has_res,
+        ctx.threshold, ctx.scale, ctx.rms, has_res, has_xb,
     )
-    dxb = dx.reshape(-1, dx.shape[-1]).float().sum(0).to(dx.dtype) if has_xb else None
+    dxb = dxb.to(dx.dtype) if has_xb else None
     return (
         dx, dxb, dres if has_res else None, dw.to(weight.dtype), db.to(weight.dtype) if has_b else None,
         None, None, None, None, None,
