@@ -1,8 +1,12 @@
-"""CPU benchmark: dropkit's portable counter-based dropout vs PyTorch's CPU dropout vs dropkit native.
+"""CPU benchmark: dropkit's native and portable dropout vs PyTorch eager, ``torch.compile`` and a plain copy.
 
 Usage (see benchmarks/README.md):
     python benchmarks/bench_dropout_cpu.py                  # sizes 2^16..2^22, fp32 and bf16
     python benchmarks/bench_dropout_cpu.py --max-log2 20 --repeats 5
+
+Providers: ``torch`` (eager ``F.dropout``), ``torch.compile`` (Inductor's C++ code for ``F.dropout``,
+compiled in the warm-up call), ``dropkit-native``, ``dropkit-portable`` and ``copy`` (``x.clone()``;
+in ``full`` mode two clones, the forward and backward passes' bytes: the memory-bandwidth ceiling).
 
 Wall-clock medians (and 20th/80th percentiles) of ``--repeats`` calls after one warm-up call, on
 ``torch.get_num_threads()`` threads. Writes ``benchmarks/results/cpu/dropout_cpu.csv`` (long format,
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
 import statistics
 import sys
 import time
@@ -22,6 +27,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from dropkit._io import atomic_write_text
 from dropkit.functional import dropout
 from dropkit.train.env_info import cpu_name, git_sha
 
@@ -71,10 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cpu" / "dropout_cpu.csv"),
                     help="CSV path (default: benchmarks/results/cpu/dropout_cpu.csv)")
     args = ap.parse_args(argv)
+    compiled = torch.compile(lambda x: F.dropout(x, P, training=True))
     providers = {
         "torch": lambda x: F.dropout(x, P, training=True),
+        "torch.compile": compiled,
         "dropkit-native": lambda x: dropout(x, P, backend="native"),
         "dropkit-portable": lambda x: dropout(x, P, backend="portable"),
+        "copy": lambda x: x.detach().clone(),
     }
     env = {
         "device": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -92,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                 for mode in ("forward", "full"):
                     if mode == "forward":
                         fn = lambda: fwd(x)  # noqa: E731
+                    elif name == "copy":
+                        fn = lambda: (x.detach().clone(), dy.clone())  # noqa: E731
                     else:
                         fn = lambda: torch.autograd.grad(fwd(x), x, dy)  # noqa: E731
                     med, p20, p80 = timed(fn, args.repeats)
@@ -103,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                     })
                     print(f"{dname:<5} 2^{k:<3} {name:<17} {mode:<8} {med:9.3f} ms  kept {kept:.3f} B/elem", flush=True)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out, buf.getvalue())
     print(f"wrote {len(rows)} rows to {out} ({env['device']}, {env['threads']} threads)")
     return 0
 
