@@ -47,6 +47,10 @@ class MultiHeadSelfAttention(nn.Module):
         True
     """
 
+    #: rates of the randomness drawn in forward itself (``proj_p`` lives in the ``proj_drop`` child);
+    #: read by :mod:`dropkit.surgery` and :mod:`dropkit.uncertainty`.
+    stochastic_rate_attributes = ("attn_p",)
+
     def __init__(
         self,
         dim: int,

@@ -54,6 +54,9 @@ State = Tensor | tuple[Tensor, Tensor]
 
 class _VariationalRNN(nn.Module):
     mode = ""  # "lstm" or "gru", set by the subclasses
+    #: rates of the masks drawn in forward itself (weight drop lives in parametrizations of ``layers``);
+    #: read by :mod:`dropkit.surgery` and :mod:`dropkit.uncertainty`.
+    stochastic_rate_attributes = ("input_p", "recurrent_p", "zoneout_p", "zoneout_cell_p")
     _force_step_loop = False  # tests set it to compare the two paths
 
     def __init__(

@@ -12,7 +12,10 @@ whose name says so (``Dropout``, ``DropPath``, ``DropBlock``, ``StochasticDepth`
 its rate is > 0 (or it has no readable rate). Modules that call functional dropout keyed on their own
 ``training`` flag are stochastic when they hold a float rate > 0 in an attribute such as
 ``attention_dropout`` (Hugging Face Llama-style attention) or ``dropout`` (``nn.MultiheadAttention``),
-and recurrent ``nn.LSTM/GRU/RNN`` with ``dropout > 0`` and more than one layer.
+and recurrent ``nn.LSTM/GRU/RNN`` with ``dropout > 0`` and more than one layer. A class with several
+rates of its own names them in a class attribute ``stochastic_rate_attributes`` (dropkit's
+``MultiHeadSelfAttention``: ``attn_p``; ``VariationalLSTM``/``GRU``: ``input_p``, ``recurrent_p``,
+``zoneout_p``, ``zoneout_cell_p``); it is stochastic when any of them is > 0.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from torch import nn
 
 __all__ = [
     "RATE_ATTRIBUTES",
+    "declared_rates",
     "register_stochastic",
     "is_stochastic",
     "is_regulariser",
@@ -90,16 +94,34 @@ def register_stochastic(cls: type[nn.Module]) -> type[nn.Module]:
     return cls
 
 
+def declared_rates(module: nn.Module) -> dict[str, float] | None:
+    """The rates a module declares in ``stochastic_rate_attributes``, or None when its class declares none.
+
+    Example:
+        >>> from dropkit.nn import VariationalLSTM
+        >>> declared_rates(VariationalLSTM(3, 4, input_p=0.2, recurrent_p=0.1))
+        {'input_p': 0.2, 'recurrent_p': 0.1, 'zoneout_p': 0.0, 'zoneout_cell_p': 0.0}
+    """
+    names = getattr(type(module), "stochastic_rate_attributes", None)
+    if not names:
+        return None
+    return {name: float(getattr(module, name)) for name in names}
+
+
 def get_rate(module: nn.Module) -> float | None:
     """Return the module's drop rate (the probability of **dropping**) or None when it has none.
 
-    Looks at :data:`RATE_ATTRIBUTES` in order and returns the first that holds a plain number.
+    For a module with ``stochastic_rate_attributes`` the largest of them; otherwise the first of
+    :data:`RATE_ATTRIBUTES` that holds a plain number.
 
     Example:
         >>> from torch import nn
         >>> get_rate(nn.Dropout(0.3)), get_rate(nn.Linear(2, 2))
         (0.3, None)
     """
+    declared = declared_rates(module)
+    if declared is not None:
+        return max(declared.values())
     for name in RATE_ATTRIBUTES:
         value = getattr(module, name, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -108,7 +130,10 @@ def get_rate(module: nn.Module) -> float | None:
 
 
 def set_rate(module: nn.Module, p: float) -> float:
-    """Set the module's drop rate in place and return the old one.
+    """Set the module's drop rate in place and return the old one (as :func:`get_rate` reads it).
+
+    A module with ``stochastic_rate_attributes`` gets ``p`` on each of them that is > 0 (the randomness
+    it uses now), or on the first one when all are 0.
 
     Raises:
         TypeError: the module has no rate attribute (see :data:`RATE_ATTRIBUTES`).
@@ -119,6 +144,12 @@ def set_rate(module: nn.Module, p: float) -> float:
         >>> set_rate(layer, 0.4), layer.p
         (0.1, 0.4)
     """
+    declared = declared_rates(module)
+    if declared is not None:
+        active = [name for name, value in declared.items() if value > 0] or list(declared)[:1]
+        for name in active:
+            setattr(module, name, float(p))
+        return max(declared.values())
     for name in RATE_ATTRIBUTES:
         value = getattr(module, name, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -142,6 +173,9 @@ def is_stochastic(module: nn.Module) -> bool:
     """
     if isinstance(module, nn.RNNBase):
         return float(module.dropout) > 0 and module.num_layers > 1
+    declared = declared_rates(module)
+    if declared is not None:
+        return any(value > 0 for value in declared.values())
     if not is_regulariser(module):
         return False
     rate = get_rate(module)
@@ -158,6 +192,8 @@ def is_regulariser(module: nn.Module) -> bool:
     """
     if isinstance(module, nn.RNNBase):
         return module.num_layers > 1
+    if getattr(type(module), "stochastic_rate_attributes", None):
+        return True
     if (
         isinstance(module, nn.modules.dropout._DropoutNd)
         or any(isinstance(module, c) for c in _registered)
