@@ -51,9 +51,31 @@ __all__ = ["VariationalLSTM", "VariationalGRU"]
 
 State = Tensor | tuple[Tensor, Tensor]
 
+_PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _rnn_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, local_metadata: dict[str, Any]) -> None:
+    """State-dict post-hook: ``layers.{k}.{name}_l0`` -> ``{name}_l{k}``, the keys of ``nn.LSTM(num_layers=k)``."""
+    for k in range(module.num_layers):
+        for name in _PARAM_NAMES:
+            key = f"{prefix}layers.{k}.{name}_l0"
+            if key in state_dict:
+                state_dict[f"{prefix}{name}_l{k}"] = state_dict.pop(key)
+
+
+def _layer_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Load pre-hook, the inverse of :func:`_rnn_keys`; keys already in ``layers.{k}`` form load as they are."""
+    for k in range(module.num_layers):
+        for name in _PARAM_NAMES:
+            key = f"{prefix}{name}_l{k}"
+            if key in state_dict:
+                state_dict[f"{prefix}layers.{k}.{name}_l0"] = state_dict.pop(key)
+
 
 class _VariationalRNN(nn.Module):
     mode = ""  # "lstm" or "gru", set by the subclasses
+    bidirectional = False  # attributes of nn.LSTM / nn.GRU that code around an RNN reads
+    proj_size = 0
     #: rates of the masks drawn in forward itself (weight drop lives in parametrizations of ``layers``);
     #: read by :mod:`dropkit.surgery` and :mod:`dropkit.uncertainty`.
     stochastic_rate_attributes = ("input_p", "recurrent_p", "zoneout_p", "zoneout_cell_p")
@@ -88,6 +110,7 @@ class _VariationalRNN(nn.Module):
             raise ValueError(f"{where}: zoneout_cell_p must be None for a GRU (it has no cell state), got {zoneout_cell_p!r}")
         self.zoneout_cell_p = self.zoneout_p if zoneout_cell_p is None else check_probability(where, "zoneout_cell_p", zoneout_cell_p)
         self.generator = generator
+        self.bias = bool(bias)
         rnn_cls = nn.LSTM if self.mode == "lstm" else nn.GRU
         self.layers = nn.ModuleList(
             rnn_cls(input_size if k == 0 else hidden_size, hidden_size, 1, bias=bias, batch_first=batch_first)
@@ -96,6 +119,9 @@ class _VariationalRNN(nn.Module):
         if self.weight_p > 0:
             for layer in self.layers:
                 apply_weight_drop(layer, self.weight_p, generator=generator)
+        # state_dict keys are those of nn.LSTM / nn.GRU(num_layers=k), so checkpoints move both ways.
+        self.register_state_dict_post_hook(_rnn_keys)
+        self.register_load_state_dict_pre_hook(_layer_keys)
 
     # ----------------------------------------------------------------------------------------- api
     @classmethod
@@ -112,9 +138,9 @@ class _VariationalRNN(nn.Module):
     ) -> _VariationalRNN:
         """Build one from a trained ``nn.LSTM`` / ``nn.GRU``, copying its weights, dtype and device.
 
-        Layer ``k``'s ``weight_ih_l{k}`` ... become ``layers[k].weight_ih_l0`` ...; in eval mode without
-        zoneout the result computes what ``rnn`` computes. ``rnn.dropout`` (between layers) is not
-        carried over: the rates given here replace it.
+        The ``state_dict`` keys are the same, so this is ``load_state_dict(rnn.state_dict())`` into a new
+        module; in eval mode without zoneout the result computes what ``rnn`` computes. ``rnn.dropout``
+        (between layers) is not carried over: the rates given here replace it.
 
         Args:
             rnn: a unidirectional ``nn.LSTM`` (for :class:`VariationalLSTM`) or ``nn.GRU`` (for
@@ -144,10 +170,7 @@ class _VariationalRNN(nn.Module):
             input_p=input_p, recurrent_p=recurrent_p, weight_p=weight_p, zoneout_p=zoneout_p,
             zoneout_cell_p=zoneout_cell_p, generator=generator,
         ).to(device=first.device, dtype=first.dtype)
-        state = rnn.state_dict()
-        for k, layer in enumerate(out.layers):
-            # Weight drop keeps plain state_dict keys, so a parametrized layer loads them the same way.
-            layer.load_state_dict({name[: -len(str(k))] + "0": state[name] for name in state if name.endswith(f"_l{k}")})
+        out.load_state_dict(rnn.state_dict())
         out.train(rnn.training)
         return out
 
@@ -169,15 +192,16 @@ class _VariationalRNN(nn.Module):
                              f"same thing; got zoneout_p={self.zoneout_p:g}, zoneout_cell_p={self.zoneout_cell_p:g}")
         rnn_cls = nn.LSTM if self.mode == "lstm" else nn.GRU
         first = next(self.parameters())
-        rnn = rnn_cls(self.input_size, self.hidden_size, self.num_layers, bias=self.layers[0].bias,
+        rnn = rnn_cls(self.input_size, self.hidden_size, self.num_layers, bias=self.bias,
                       batch_first=self.batch_first).to(device=first.device, dtype=first.dtype)
-        state = {}
-        for k, layer in enumerate(self.layers):
-            for name, value in layer.state_dict().items():
-                state[name[:-1] + str(k)] = value
-        rnn.load_state_dict(state)
+        rnn.load_state_dict(self.state_dict())
         rnn.train(self.training)
         return rnn
+
+    def flatten_parameters(self) -> None:
+        """As :meth:`torch.nn.LSTM.flatten_parameters` (cuDNN weight layout), on every layer."""
+        for layer in self.layers:
+            layer.flatten_parameters()
 
     def uses_step_loop(self) -> bool:
         """Whether the next forward call (in the current mode) runs the Python step loop."""
@@ -393,7 +417,9 @@ class VariationalLSTM(_VariationalRNN):
         """LSTM with input and recurrent dropout masks fixed over time (Gal & Ghahramani 2016).
 
     Returns ``(output, (h_n, c_n))`` like :class:`torch.nn.LSTM`; ``layers[k]`` are one-layer
-    ``nn.LSTM`` modules holding the parameters. Masks are fresh for every sequence and every call.
+    ``nn.LSTM`` modules holding the parameters, and the ``state_dict`` has the keys of
+    ``nn.LSTM(num_layers=k)`` (``weight_ih_l0``, ...), so checkpoints load either way. Masks are fresh for
+    every sequence and every call.
 """
         + _DOC_ARGS
         + """        zoneout_cell_p: zoneout rate of the cell state; None uses ``zoneout_p`` (default: None).
@@ -422,7 +448,7 @@ class VariationalGRU(_VariationalRNN):
         """GRU with input and recurrent dropout masks fixed over time (Gal & Ghahramani 2016).
 
     Returns ``(output, h_n)`` like :class:`torch.nn.GRU`; ``layers[k]`` are one-layer ``nn.GRU``
-    modules holding the parameters. The recurrent mask multiplies ``h_{t-1}`` inside
+    modules holding the parameters, and the ``state_dict`` has the keys of ``nn.GRU(num_layers=k)``. The recurrent mask multiplies ``h_{t-1}`` inside
     ``W_hh h_{t-1}``; the ``z * h_{t-1}`` carry term uses the unmasked state.
 """
         + _DOC_ARGS

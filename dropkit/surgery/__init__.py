@@ -1,4 +1,5 @@
-"""Model surgery for dropout: select modules by rule, replace, insert, re-rate or swap dropout, and
+"""Model surgery for dropout: select modules by rule, replace, insert, re-rate or swap dropout (and
+RNNs for variational ones), and
 ``mc_mode`` for MC-dropout inference that leaves normalisation layers in eval."""
 
 from dropkit.surgery.insert import INSERTED_NAME, insert_dropout, remove_inserted_dropout
@@ -17,6 +18,7 @@ from dropkit.surgery.stochastic import (
     stochastic_modules,
 )
 from dropkit.surgery.swap import default_swap_map, swap_dropout
+from dropkit.surgery.swap_rnn import swap_rnn
 
 __all__ = [
     "INSERTED_NAME",
@@ -37,4 +39,5 @@ __all__ = [
     "set_rate",
     "stochastic_modules",
     "swap_dropout",
+    "swap_rnn",
 ]

@@ -55,3 +55,22 @@ def test_bad_inputs() -> None:
         VariationalLSTM(2, 3, zoneout_p=0.1).to_rnn()
     with pytest.raises(ValueError, match="input_p must be in"):
         VariationalLSTM.from_rnn(nn.LSTM(2, 3), input_p=1.5)
+
+
+@pytest.mark.parametrize(("ours", "theirs"), CASES)
+def test_state_dict_has_plain_rnn_keys_and_old_layout_still_loads(ours, theirs) -> None:
+    model = ours(3, 4, num_layers=2, weight_p=0.3)
+    assert list(model.state_dict()) == list(theirs(3, 4, num_layers=2).state_dict())
+    # checkpoints written before the keys changed used the layers.{k}.*_l0 layout
+    old_layout = {f"layers.{k}.{name}_l0": torch.randn_like(v) for k in range(2)
+                  for name, v in ((n[:-3], t) for n, t in model.state_dict().items() if n.endswith(f"_l{k}"))}
+    model.load_state_dict(old_layout)
+    assert torch.equal(model.state_dict()["weight_hh_l1"], old_layout["layers.1.weight_hh_l0"])
+    nested = nn.Sequential(nn.Linear(3, 3), ours(3, 4))
+    assert "1.weight_ih_l0" in nested.state_dict() and nested.load_state_dict(nested.state_dict())
+
+
+def test_flatten_parameters_and_rnn_attributes() -> None:
+    v = VariationalLSTM(3, 4, bias=False)
+    v.flatten_parameters()
+    assert (v.bidirectional, v.proj_size, v.bias) == (False, 0, False)
