@@ -121,8 +121,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # --- rnn presets ---
     "fashion-rnn": {
         "description": "Fashion-MNIST row-sequential GRU (28 steps of 28 pixels), 128 units, locked input dropout "
-        "0.1, weight drop 0.2, head dropout 0.2, Adam 2e-3 cosine, grad clip 1, batch 128, 10 epochs: "
-        "test 0.886, ~4 min on 2 CPU cores",
+        "0.1, weight drop 0.2, head dropout 0.2, Adam 2e-3 cosine, grad clip 1, batch 128, 15 epochs: "
+        "test 0.892 (seed 1: 0.893), ~3 min on 2 CPU cores",
         "values": {
             "name": "fashion-rnn",
             "dataset": "fashion-mnist",
@@ -139,8 +139,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "grad_clip": 1.0,
             "batch_size": 128,
             "steps": None,
-            "epochs": 10,
-            "eval_every": 469,
+            "epochs": 15,  # 10 epochs under-fit (train 0.897, test 0.883-0.886 over seeds)
+            "eval_every": 703,
         },
     },
     "mnist1d-gru": {
