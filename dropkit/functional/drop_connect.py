@@ -4,7 +4,8 @@ Wan, Zeiler, Zhang, LeCun, Fergus, "Regularization of Neural Networks using Drop
 https://proceedings.mlr.press/v28/wan13.html (no arXiv version).
 
 Every weight is zeroed with probability ``p`` (the probability of **dropping**) and the kept
-weights are scaled by ``1 / (1 - p)`` (inverted scaling). One weight mask is drawn per call and
+weights are scaled by ``1 / (1 - p)`` (inverted scaling; the keep probability quantised to 16 bits, as in
+:func:`dropkit.functional.dropout`). One weight mask is drawn per call and
 shared by every sample of the batch (the paper draws one per sample, which costs a weight copy per
 sample; sharing it is what Keras/BaaL/fastai implementations do).
 
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dropkit._validation import check_floating, check_probability
-from dropkit.functional.dropout import bernoulli_keep_mask
+from dropkit.functional.dropout import native_dropout
 
 __all__ = [
     "drop_connect_weight",
@@ -49,8 +50,9 @@ def _drop_weight(
         return weight
     if p == 1.0:
         return weight * 0.0
-    keep = bernoulli_keep_mask(weight.shape, 1.0 - p, like=weight, generator=generator)
-    return weight * keep.mul_(1.0 / (1.0 - p))
+    # The element-wise native dropout of the weight: 8-16 random bits per entry and a boolean mask kept
+    # for backward (bernoulli_ on a float mask cost ~13 ns per weight on the CPU and 4 bytes kept).
+    return native_dropout(weight, p, (), generator)
 
 
 def drop_connect_weight(
