@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 
 from dropkit._validation import check_probability
 from dropkit.surgery.select import Select, select_modules
@@ -24,7 +25,21 @@ INSERTED_NAME = "dropout_after"
 
 
 def _apply_inserted(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
-    return getattr(module, INSERTED_NAME)(output)
+    """Drop the layer's output: a tensor, or the first item of a tuple / list (an RNN's output sequence,
+    also as a PackedSequence); the other items (an RNN's final state) pass through unchanged."""
+    drop = getattr(module, INSERTED_NAME)
+    if isinstance(output, Tensor):
+        return drop(output)
+    if isinstance(output, PackedSequence):
+        return output._replace(data=drop(output.data))
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], (Tensor, PackedSequence)):
+        first = _apply_inserted(module, args, output[0])
+        return type(output)([first, *output[1:]]) if not hasattr(output, "_fields") else output._replace(
+            **{output._fields[0]: first})
+    raise TypeError(
+        f"insert_dropout: the output of {type(module).__name__} must be a Tensor, a PackedSequence or a tuple "
+        f"whose first item is one, got {type(output).__name__}; select another layer or wrap its output"
+    )
 
 
 def insert_dropout(
@@ -35,6 +50,8 @@ def insert_dropout(
     factory: Callable[[float], nn.Module] | None = None,
 ) -> list[str]:
     """Apply a new dropout to the output of every layer that ``after`` selects.
+
+    A layer that returns a tuple (``nn.LSTM``: ``(output, (h, c))``) gets dropout on its first item only.
 
     Args:
         model: the model, changed in place.
