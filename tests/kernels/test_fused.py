@@ -59,6 +59,18 @@ def test_mask_equals_rng_mask_and_outputs_are_zero_or_scaled(backend: str) -> No
     assert torch.equal(y, torch.where(mask, x * (1 / quantized_keep_prob(p)), 0.0))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_counters_crossing_2_to_the_32_and_a_64_bit_seed(backend: str) -> None:
+    # Philox takes the counter as two 32-bit words (low, high) and the seed as the key pair; a 20-call
+    # mask starting 4 calls below 2**32 exercises the carry into the high word on both paths.
+    seed = (0x9E3779B9 << 31) | 12345
+    rng = make_rng(seed, (1 << 32) - 4)
+    x = torch.randn(4, 40)
+    y, mask = counter_dropout(x, 0.5, stream=PhiloxState(seed, (1 << 32) - 4), backend=backend, return_mask=True)
+    assert torch.equal(mask, keep_mask(rng, x.shape, 0.5))
+    assert 0 < int(mask.sum()) < mask.numel()
+
+
 def test_mask_identical_between_triton_and_portable_and_dtypes() -> None:
     x = torch.randn(3, 37)
     masks = []
