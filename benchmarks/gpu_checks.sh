@@ -9,9 +9,9 @@ mkdir -p "$out"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/gpu.txt"
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$out/gpu.txt"
-# 1. correctness on the GPU: the CUDA-marked kernel tests (compiled kernels vs the CPU masks, torch.compile,
-#    CUDA-graph replay). TRITON_INTERPRET=0 so tests/kernels/conftest.py does not select the interpreter.
-TRITON_INTERPRET=0 timeout 150 python3 -m pytest -q -x -p no:cacheprovider -m cuda tests/kernels 2>&1 | tee "$out/tests.log" | tail -5
+# 1. correctness on the GPU: the CUDA-marked tests (compiled kernels vs the CPU masks, torch.compile,
+#    CUDA-graph replay, the native path on CUDA). TRITON_INTERPRET=0 so conftest does not pick the interpreter.
+TRITON_INTERPRET=0 timeout 150 python3 -m pytest -q -x -p no:cacheprovider -m cuda tests/kernels tests/functional 2>&1 | tee "$out/tests.log" | tail -5
 # 2. speed: dropout fwd/bwd/full for fp32/bf16/fp16 at 2^16, 2^20, 2^24, 2^28 and the fused LayerNorm case
 #    (the targets are at 2^28 and 32768x4096 bf16; every second size keeps the call under 10 minutes).
 timeout 380 python3 benchmarks/bench_kernels.py --step-log2 4 --out "$out/kernels.csv" 2>&1 | tee "$out/bench.log" | tail -40

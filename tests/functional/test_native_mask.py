@@ -101,3 +101,17 @@ def test_global_seed_reproduces_the_mask() -> None:
     assert torch.equal(a, native_keep_mask((50,), 0.3))
     torch.manual_seed(7)
     assert torch.equal(dropout(torch.ones(50), 0.3) != 0, a)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_native_path_on_cuda_replays_and_keeps_a_bool_mask(dtype: torch.dtype) -> None:
+    x = torch.randn(64, 33, device="cuda", dtype=dtype, requires_grad=True)
+    gen = lambda: torch.Generator(device="cuda").manual_seed(5)  # noqa: E731
+    y = dropout(x, 0.3, backend="native", generator=gen())
+    keep = native_keep_mask(x.shape, 0.3, device="cuda", generator=gen())
+    assert torch.equal(y.detach(), (x.detach() * keep.to(dtype)) * keep_scale(0.3))
+    with torch.no_grad():
+        assert torch.equal(dropout(x, 0.3, backend="native", generator=gen()), y.detach())
+    y.sum().backward()
+    assert torch.equal(x.grad, (torch.ones_like(x) * keep.to(dtype)) * keep_scale(0.3))
