@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+from torch.autograd.forward_ad import unpack_dual
 
 from dropkit.rng import keep_scale, keep_threshold
 
@@ -102,6 +103,7 @@ class _KeepScale(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, keep: Tensor, scale: float) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(keep)
+        ctx.save_for_forward(keep)
         ctx.scale = scale
         return torch.mul(x, _as_float(keep, x.dtype)).mul_(scale)
 
@@ -109,6 +111,12 @@ class _KeepScale(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
         (keep,) = ctx.saved_tensors
         return torch.mul(grad, _as_float(keep, grad.dtype)).mul_(ctx.scale), None, None
+
+    @staticmethod
+    def jvp(ctx, x_t: Tensor, keep_t: None, scale_t: None) -> Tensor:  # type: ignore[override]
+        """Forward-mode AD (``torch.autograd.forward_ad``, ``torch.func.jvp``): the same mask on the tangent."""
+        (keep,) = ctx.saved_tensors
+        return torch.mul(x_t, _as_float(keep, x_t.dtype)).mul_(ctx.scale)
 
 
 def _as_float(keep: Tensor, dtype: torch.dtype) -> Tensor:
@@ -126,8 +134,8 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
     if keep_threshold(p) == _LANE_16:  # p < 2**-17: every element is kept
         return x * 1.0
     lanes, threshold = native_keep_lanes(dims_shape, p, device=x.device, generator=generator)
-    if torch.is_grad_enabled() and x.requires_grad:
-        return _KeepScale.apply(x, lanes < threshold, scale)
+    if (torch.is_grad_enabled() and x.requires_grad) or unpack_dual(x).tangent is not None:
+        return _KeepScale.apply(x, lanes < threshold, scale)  # reverse or forward-mode AD
     mask = torch.lt(lanes, threshold, out=torch.empty(lanes.shape, dtype=x.dtype, device=x.device))
     # Scale after masking with a Python float so low-precision outputs equal x * scale rounded once.
     if mask.shape == x.shape and x.is_contiguous():

@@ -115,3 +115,14 @@ def test_native_path_on_cuda_replays_and_keeps_a_bool_mask(dtype: torch.dtype) -
         assert torch.equal(dropout(x, 0.3, backend="native", generator=gen()), y.detach())
     y.sum().backward()
     assert torch.equal(x.grad, (torch.ones_like(x) * keep.to(dtype)) * keep_scale(0.3))
+
+
+def test_forward_mode_ad_uses_the_same_mask() -> None:
+    import torch.autograd.forward_ad as fwAD
+
+    x, tangent = torch.randn(7, 9, dtype=torch.float64), torch.randn(7, 9, dtype=torch.float64)
+    with fwAD.dual_level():
+        y = dropout(fwAD.make_dual(x, tangent), 0.3, generator=_gen(8))
+        primal, jvp = fwAD.unpack_dual(y)
+    keep = native_keep_mask(x.shape, 0.3, generator=_gen(8)).double()
+    assert torch.equal(primal, x * keep * keep_scale(0.3)) and torch.equal(jvp, tangent * keep * keep_scale(0.3))
