@@ -101,11 +101,15 @@ class _KeepScale(torch.autograd.Function):
     """``y = x * keep * scale`` with the boolean ``keep`` (1 byte per element) kept for backward."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, keep: Tensor, scale: float) -> Tensor:  # type: ignore[override]
+    def forward(x: Tensor, keep: Tensor, scale: float) -> Tensor:  # type: ignore[override]
+        return torch.mul(x, _as_float(keep, x.dtype)).mul_(scale)
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple[Tensor, Tensor, float], output: Tensor) -> None:  # type: ignore[override]
+        _, keep, scale = inputs
         ctx.save_for_backward(keep)
         ctx.save_for_forward(keep)
         ctx.scale = scale
-        return torch.mul(x, _as_float(keep, x.dtype)).mul_(scale)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]

@@ -126,3 +126,12 @@ def test_forward_mode_ad_uses_the_same_mask() -> None:
         primal, jvp = fwAD.unpack_dual(y)
     keep = native_keep_mask(x.shape, 0.3, generator=_gen(8)).double()
     assert torch.equal(primal, x * keep * keep_scale(0.3)) and torch.equal(jvp, tangent * keep * keep_scale(0.3))
+
+
+def test_torch_func_transforms_use_the_same_mask() -> None:
+    x, t = torch.randn(6, 5, dtype=torch.float64), torch.randn(6, 5, dtype=torch.float64)
+    f = lambda a: dropout(a, 0.3, generator=_gen(9))  # noqa: E731
+    scaled_keep = native_keep_mask(x.shape, 0.3, generator=_gen(9)).double() * keep_scale(0.3)
+    primal, tangent = torch.func.jvp(f, (x,), (t,))
+    assert torch.equal(primal, x * scaled_keep) and torch.equal(tangent, t * scaled_keep)
+    assert torch.equal(torch.func.grad(lambda a: f(a).sum())(x), scaled_keep)
