@@ -62,3 +62,11 @@ def test_bench_mc_predict_reports_speedup(tmp_path: Path) -> None:
     rows = _rows(out)
     assert [r["provider"] for r in rows] == ["loop", "mc_predict", "mc_predict_no_prefix"]
     assert rows[0]["speedup_vs_loop"] == "1.00" and all(float(r["speedup_vs_loop"]) > 0 for r in rows)
+
+
+def test_bench_drop_connect_measures_the_kept_mask(tmp_path: Path) -> None:
+    out = tmp_path / "dc.csv"
+    _run("bench_drop_connect.py", "--rows", "32", "--cols", "16", "--ps", "0.5", "--repeats", "5", "--out", str(out))
+    kept = {(r["provider"], r["mode"]): float(r["saved_bytes_per_weight"]) for r in _rows(out)}
+    assert kept == {("torch-bernoulli", "forward"): 4.0, ("torch-bernoulli", "full"): 4.0,
+                    ("dropkit", "forward"): 1.0, ("dropkit", "full"): 1.0}
