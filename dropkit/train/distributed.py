@@ -127,6 +127,14 @@ class DistContext:
         torch_dist.all_reduce(t)
         return float(t.item()) / self.world_size
 
+    def sum(self, value: Tensor) -> Tensor:
+        """``value`` summed over ranks (a new tensor; ``value`` itself when not distributed)."""
+        if not self.active:
+            return value
+        total = value.detach().clone()
+        torch_dist.all_reduce(total)
+        return total
+
     def barrier(self) -> None:
         if self.active:
             torch_dist.barrier()

@@ -27,7 +27,7 @@ from dropkit.schedules import build_dropout_scheduler
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
 from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
 from dropkit.train.config import Config, save_config
-from dropkit.train.distributed import current_context
+from dropkit.train.distributed import DistContext, current_context
 from dropkit.train.env_info import environment
 from dropkit.train.run_dir import (
     RunFiles,
@@ -87,20 +87,29 @@ def dropout_layers(model: nn.Module) -> list[nn.Module]:
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``(x, y)``."""
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int, dist: DistContext | None = None) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` (in eval mode) on ``(x, y)``.
+
+    Under DDP (``dist`` active) each rank evaluates its contiguous share of the rows and the sums are
+    all-reduced, so every rank returns the same numbers for the whole set at ``1/world_size`` of the cost.
+    ``model`` must be the plain module, not its DDP wrapper (whose forward may run collectives).
+    """
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    n = len(x)
+    if dist is not None and dist.active:
+        x, y = x.tensor_split(dist.world_size)[dist.rank], y.tensor_split(dist.world_size)[dist.rank]
+    sums = torch.zeros(2, dtype=torch.float64, device=x.device)  # [loss sum, correct]
     for i in range(0, len(x), batch_size):
         logits = model(x[i : i + batch_size])
         target = y[i : i + batch_size]
-        loss_sum += F.cross_entropy(logits.float(), target, reduction="sum").double()
-        correct += (logits.argmax(1) == target).sum()
+        sums[0] += F.cross_entropy(logits.float(), target, reduction="sum").double()
+        sums[1] += (logits.argmax(1) == target).sum()
     model.train(was_training)
-    n = max(len(x), 1)
-    return float(loss_sum) / n, float(correct) / n
+    if dist is not None and dist.active:
+        sums = dist.sum(sums)
+    n = max(n, 1)
+    return float(sums[0]) / n, float(sums[1]) / n
 
 
 def _total_steps(cfg: Config, n_train: int) -> tuple[int, int]:
@@ -215,8 +224,9 @@ def train_run(
 
     def do_eval(p_measured: float | None, rate: float) -> dict[str, Any]:
         nonlocal running_sum, running_n, last_row
-        train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size) if n_sub else (float("nan"),) * 2
-        test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size)
+        # DDP: each rank evaluates its share of the rows; the sums are all-reduced.
+        train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist) if n_sub else (float("nan"),) * 2
+        test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
         row = {
             "step": step,
             "epoch": step / steps_per_epoch,

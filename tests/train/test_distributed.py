@@ -17,7 +17,8 @@ from safetensors.torch import load_file
 import dropkit.train.trainer as trainer
 from dropkit.cli.main import main
 from dropkit.train.distributed import DistContext, current_context, free_port, rank_seed
-from dropkit.train.run_dir import read_metrics
+from dropkit.data import load_dataset
+from dropkit.train.run_dir import load_model, read_metrics
 
 pytestmark = pytest.mark.xdist_group("ddp")
 
@@ -45,6 +46,14 @@ def record(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
                 torch.save(masks, rec / f"masks{rank}.pt")
 
         trainer.dropout_layers(model)[0].register_forward_hook(hook)
+        eval_rows = [0]
+
+        def count_eval_rows(module: torch.nn.Module, inputs: tuple[torch.Tensor]) -> None:
+            if not module.training:
+                eval_rows[0] += len(inputs[0])
+                torch.save(eval_rows[0], rec / f"evalrows{rank}.pt")
+
+        model.register_forward_pre_hook(count_eval_rows)
         return model
 
     def summary_and_save(*args: object) -> dict:
@@ -82,6 +91,14 @@ def test_two_ranks_train_with_their_own_masks_and_end_equal(tmp_path: Path, reco
         assert 0.3 < differ < 0.7
     rows = read_metrics(run)
     assert [r["step"] for r in rows] == [0, 20, 40, 60] and rows[-1]["test_acc"] > 0.3
+    # Each rank evaluated half the rows; the all-reduced numbers equal one process on all of it.
+    _, model = load_model(run)
+    data = load_dataset("digits")
+    per_eval = len(data.test_x) + len(data.train_x)  # test set + the train subset (all 1437 rows here)
+    assert torch.load(record / "evalrows0.pt") + torch.load(record / "evalrows1.pt") == 4 * per_eval
+    assert abs(torch.load(record / "evalrows0.pt") - torch.load(record / "evalrows1.pt")) <= 4
+    loss, acc = trainer.evaluate(model, data.test_x, data.test_y, 1000)
+    assert rows[-1]["test_acc"] == acc and abs(rows[-1]["test_loss"] - loss) < 1e-6  # float32 per-batch sums
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["step"] == 60
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000040.safetensors", "step_00000060.safetensors"]
