@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.autograd.forward_ad import unpack_dual
 
-from dropkit.rng import keep_scale, keep_threshold
+from dropkit.rng import keep_threshold
 
 __all__ = ["native_keep_lanes", "native_keep_mask", "masked_scale"]
 
@@ -57,8 +57,13 @@ def native_keep_lanes(
         >>> lanes.dtype, lanes.shape, t
         (torch.uint8, torch.Size([2, 3]), 128)
     """
-    t = keep_threshold(p)
-    shape = tuple(shape)
+    return _draw_lanes(tuple(shape), keep_threshold(p), device, generator)
+
+
+def _draw_lanes(
+    shape: tuple[int, ...], t: int, device: torch.device | str | None, generator: torch.Generator | None
+) -> tuple[Tensor, int]:
+    """:func:`native_keep_lanes` for the 16-bit keep threshold ``t`` (``1 <= t < 2**16``)."""
     numel = math.prod(shape)
     if t % 256 == 0:
         lane_dtype, per_word, threshold = torch.uint8, 8, t // 256
@@ -134,10 +139,11 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
     Without autograd the float mask is written straight from the lanes and reused as the output buffer;
     with autograd a boolean mask is kept for backward instead of a float one.
     """
-    scale = keep_scale(p)
-    if keep_threshold(p) == _LANE_16:  # p < 2**-17: every element is kept
+    t = keep_threshold(p)  # validates p once; the scale is its exact inverse
+    if t == _LANE_16:  # p < 2**-17: every element is kept
         return x * 1.0
-    lanes, threshold = native_keep_lanes(dims_shape, p, device=x.device, generator=generator)
+    scale = _LANE_16 / t
+    lanes, threshold = _draw_lanes(tuple(dims_shape), t, x.device, generator)
     if (torch.is_grad_enabled() and x.requires_grad) or unpack_dual(x).tangent is not None:
         return _KeepScale.apply(x, lanes < threshold, scale)  # reverse or forward-mode AD
     mask = torch.lt(lanes, threshold, out=torch.empty(lanes.shape, dtype=x.dtype, device=x.device))
