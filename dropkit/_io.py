@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "remove_stale_temps"]
 
 
 @contextlib.contextmanager
@@ -48,3 +48,28 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically."""
     atomic_write_bytes(path, text.encode())
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temp files :func:`atomic_path` left in ``folder`` when its process was killed mid-write.
+
+    Only names of the form ``.<name>.<random>.tmp`` are touched. Call it only on a folder no other process
+    is writing to (e.g. a run folder being resumed). Returns the removed paths.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / ".model.safetensors.ab12cd.tmp").write_bytes(b"half")
+        >>> _ = (d / "keep.tmp").write_bytes(b"not ours")
+        >>> [p.name for p in remove_stale_temps(d)], sorted(p.name for p in d.iterdir())
+        (['.model.safetensors.ab12cd.tmp'], ['keep.tmp'])
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in sorted(folder.glob(".*.tmp")):
+        if p.is_file() and p.name.count(".") >= 3:
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed

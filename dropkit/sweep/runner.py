@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from dropkit._io import atomic_write_text
+from dropkit._io import atomic_write_text, remove_stale_temps
 from dropkit.sweep.aggregate import aggregate
 from dropkit.sweep.local import available_cpus, run_local
 from dropkit.sweep.results import collect_results, write_table
@@ -131,6 +131,7 @@ def run_sweep(
     out = Path(out) if out is not None else default_sweep_dir(spec)
     trials = spec.trials()
     (out / "trials").mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # left by a driver killed while writing results; trials clean their own folders
     atomic_write_text(out / "sweep.yaml", yaml.safe_dump(spec.source, sort_keys=False))
     write_json(out / "trials.json", [{"trial_id": t.trial_id, "overrides": t.overrides} for t in trials])
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from dropkit._io import atomic_path
+from dropkit._io import atomic_path, remove_stale_temps
 from dropkit.data import ArrayDataset, load_dataset
 from dropkit.models import build_model
 from dropkit.schedules import build_dropout_scheduler
@@ -193,6 +193,9 @@ def train_run(
 
     step, wall_offset = 0, 0.0
     files.root.mkdir(parents=True, exist_ok=True)
+    if dist.is_main:  # temp files of a process killed mid-write (atomic writes never leave them otherwise)
+        for folder in (files.root, files.checkpoints):
+            remove_stale_temps(folder)
     if resume and ckpts:
         meta = load_checkpoint(ckpts[-1], model, optimizer)
         step, wall_offset = int(meta["step"]), float(meta["wall_time"])
