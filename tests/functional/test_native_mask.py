@@ -117,6 +117,7 @@ def test_native_path_on_cuda_replays_and_keeps_a_bool_mask(dtype: torch.dtype) -
     assert torch.equal(x.grad, (torch.ones_like(x) * keep.to(dtype)) * keep_scale(0.3))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # from torch.func internals
 def test_forward_mode_ad_uses_the_same_mask() -> None:
     import torch.autograd.forward_ad as fwAD
 
@@ -128,6 +129,7 @@ def test_forward_mode_ad_uses_the_same_mask() -> None:
     assert torch.equal(primal, x * keep * keep_scale(0.3)) and torch.equal(jvp, tangent * keep * keep_scale(0.3))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # from torch.func internals
 def test_torch_func_transforms_use_the_same_mask() -> None:
     x, t = torch.randn(6, 5, dtype=torch.float64), torch.randn(6, 5, dtype=torch.float64)
     f = lambda a: dropout(a, 0.3, generator=_gen(9))  # noqa: E731
