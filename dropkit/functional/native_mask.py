@@ -103,18 +103,19 @@ def native_keep_mask(
 
 
 class _KeepScale(torch.autograd.Function):
-    """``y = x * keep * scale`` with the boolean ``keep`` (1 byte per element) kept for backward."""
+    """``y = x * keep * scale`` with the boolean ``keep`` (1 byte per element) kept for backward.
+
+    Written in the ``forward(ctx, ...)`` style: ``setup_context`` (needed for ``torch.func`` transforms)
+    doubled the per-call overhead (about 40 vs 19 us on a small tensor); under those transforms
+    :func:`masked_scale` uses ``torch.where`` instead, which they support natively.
+    """
 
     @staticmethod
-    def forward(x: Tensor, keep: Tensor, scale: float) -> Tensor:  # type: ignore[override]
-        return torch.mul(x, _as_float(keep, x.dtype)).mul_(scale)
-
-    @staticmethod
-    def setup_context(ctx, inputs: tuple[Tensor, Tensor, float], output: Tensor) -> None:  # type: ignore[override]
-        _, keep, scale = inputs
+    def forward(ctx, x: Tensor, keep: Tensor, scale: float) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(keep)
         ctx.save_for_forward(keep)
         ctx.scale = scale
+        return torch.mul(x, _as_float(keep, x.dtype)).mul_(scale)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
@@ -123,7 +124,7 @@ class _KeepScale(torch.autograd.Function):
 
     @staticmethod
     def jvp(ctx, x_t: Tensor, keep_t: None, scale_t: None) -> Tensor:  # type: ignore[override]
-        """Forward-mode AD (``torch.autograd.forward_ad``, ``torch.func.jvp``): the same mask on the tangent."""
+        """Forward-mode AD (``torch.autograd.forward_ad``): the same mask on the tangent."""
         (keep,) = ctx.saved_tensors
         return torch.mul(x_t, _as_float(keep, x_t.dtype)).mul_(ctx.scale)
 
@@ -144,6 +145,8 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
         return x * 1.0
     scale = _LANE_16 / t
     lanes, threshold = _draw_lanes(tuple(dims_shape), t, x.device, generator)
+    if torch._C._are_functorch_transforms_active():  # torch.func.grad / jvp / vmap: plain differentiable ops
+        return torch.where(lanes < threshold, x, 0.0) * scale
     if (torch.is_grad_enabled() and x.requires_grad) or unpack_dual(x).tangent is not None:
         return _KeepScale.apply(x, lanes < threshold, scale)  # reverse or forward-mode AD
     mask = torch.lt(lanes, threshold, out=torch.empty(lanes.shape, dtype=x.dtype, device=x.device))
