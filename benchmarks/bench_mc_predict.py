@@ -9,7 +9,8 @@ CPU, no gradients. Every provider computes the same thing: the mean of the 50 so
   ``Flatten -> Linear -> ReLU`` run once), which also returns entropy and BALD;
 - ``mc_predict_no_prefix``: the same with ``reuse_prefix=False`` (replication only).
 
-Wall-clock medians over ``--repeats`` runs after one warm-up. Writes a long-format CSV to
+Wall-clock medians over ``--repeats`` rounds after one warm-up; each round times every provider once,
+in turn. Writes a long-format CSV to
 ``benchmarks/results/cpu/mc_predict.csv`` (CPU, thread count, versions, date, git sha in every row).
 
 Run: ``.venv/bin/python benchmarks/bench_mc_predict.py`` (about 2-3 minutes on 2 shared cores).
@@ -46,13 +47,17 @@ def loop(model: torch.nn.Module, x: torch.Tensor, samples: int) -> torch.Tensor:
     return total / samples
 
 
-def timed(fn, repeats: int) -> list[float]:
-    fn()  # warm-up
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def timed_interleaved(providers: dict, repeats: int) -> dict[str, list[float]]:
+    """One warm-up call each, then ``repeats`` rounds that time every provider once, in turn, so that a
+    noisy stretch of a shared machine hits all providers alike instead of one block of repeats."""
+    for fn in providers.values():
         fn()
-        out.append(time.perf_counter() - t0)
+    out: dict[str, list[float]] = {name: [] for name in providers}
+    for _ in range(repeats):
+        for name, fn in providers.items():
+            t0 = time.perf_counter()
+            fn()
+            out[name].append(time.perf_counter() - t0)
     return out
 
 
@@ -74,7 +79,7 @@ def main() -> None:
         "mc_predict": lambda: mc_predict(model, x, T),
         "mc_predict_no_prefix": lambda: mc_predict(model, x, T, reuse_prefix=False),
     }
-    times = {name: timed(fn, args.repeats) for name, fn in providers.items()}
+    times = timed_interleaved(providers, args.repeats)
     base = statistics.median(times["loop"])
     meta = {
         "cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
