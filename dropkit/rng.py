@@ -33,6 +33,7 @@ distributed runs (:func:`stream_for`) and are made checkpoint-safe by :func:`che
 from __future__ import annotations
 
 import contextlib
+import sys
 import zlib
 from collections.abc import Iterator
 
@@ -53,6 +54,7 @@ __all__ = [
     "keep_scale",
     "random_bits16",
     "keep_mask",
+    "apply_keep_mask",
     "seed_from_generator",
     "make_rng",
     "PhiloxState",
@@ -73,16 +75,36 @@ _ROUND_B = 0xCD9E8D57
 _SEED_HIGH = (1 << 63) - 1
 
 
-def _mul_hi_lo(const: int, x: Tensor) -> tuple[Tensor, Tensor]:
-    """High and low 32 bits of ``const * x`` for a uint32 constant and a uint32-valued int64 tensor.
+def _as_key(key: Tensor | int, like: Tensor) -> Tensor:
+    if isinstance(key, Tensor):
+        return key.to(device=like.device, dtype=torch.int64)
+    return torch.tensor(int(key), dtype=torch.int64, device=like.device)
 
-    The product needs 64 unsigned bits, so ``x`` is split in 16-bit halves: ``const * x_half`` < 2**48.
+
+def _philox_rounds(
+    k0: Tensor, k1: Tensor, c0: Tensor, c1: Tensor, c2: Tensor, c3: Tensor, n_rounds: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Philox4x32 rounds on int64 tensors; only the low 32 bits of each output word are defined.
+
+    ``c0`` and ``c2`` (the words that get multiplied) must hold zero-extended uint32 values; ``c1``
+    and ``c3`` need only their low 32 bits right. The 32x32 -> 64-bit products are int64
+    multiplications: the unsigned product is below 2**64 and int64 arithmetic wraps modulo 2**64 on
+    every torch backend, so ``p & 0xffffffff`` is the low word and ``(p >> 32) & 0xffffffff`` the
+    high one (the arithmetic shift's sign bits are masked off). A product is kept whole as the next
+    ``c1``/``c3``: only its low word is ever used. 10 in-place ops per round on five buffers (no
+    allocation per round). The four counter tensors must be distinct contiguous int64 tensors of
+    one shape that the caller hands over: they are overwritten.
     """
-    a = (x >> 16) * const
-    b = (x & _M16) * const
-    hi = (a + (b >> 16)) >> 16
-    lo = (((a & _M16) << 16) + b) & _M32
-    return hi, lo
+    spare = torch.empty_like(c0)
+    for _ in range(n_rounds):
+        c2.mul_(_ROUND_B)  # product b: high word -> new c0, low word -> new c1
+        c0.mul_(_ROUND_A)  # product a: high word -> new c2, low word -> new c3
+        torch.bitwise_right_shift(c2, 32, out=spare).bitwise_xor_(c1).bitwise_xor_(k0).bitwise_and_(_M32)
+        torch.bitwise_right_shift(c0, 32, out=c1).bitwise_xor_(c3).bitwise_xor_(k1).bitwise_and_(_M32)
+        c0, c1, c2, c3, spare = spare, c2, c1, c0, c3
+        k0 = (k0 + _KEY_A) & _M32
+        k1 = (k1 + _KEY_B) & _M32
+    return c0, c1, c2, c3
 
 
 def philox4x32(
@@ -98,28 +120,26 @@ def philox4x32(
 
     Bit-identical to ``philox_impl`` in ``triton/language/random.py``.
     """
-    k0 = key0 if isinstance(key0, Tensor) else torch.tensor(key0, dtype=torch.int64, device=c0.device)
-    k1 = key1 if isinstance(key1, Tensor) else torch.tensor(key1, dtype=torch.int64, device=c0.device)
-    for _ in range(n_rounds):
-        hi_b, lo_b = _mul_hi_lo(_ROUND_B, c2)
-        hi_a, lo_a = _mul_hi_lo(_ROUND_A, c0)
-        c0, c2 = hi_b ^ c1 ^ k0, hi_a ^ c3 ^ k1
-        c1, c3 = lo_b, lo_a
-        k0 = (k0 + _KEY_A) & _M32
-        k1 = (k1 + _KEY_B) & _M32
-    return c0, c1, c2, c3
+    k0, k1 = _as_key(key0, c0), _as_key(key1, c0)
+    shape = torch.broadcast_shapes(c0.shape, c1.shape, c2.shape, c3.shape)
+    words = (c.to(torch.int64).expand(shape).clone(memory_format=torch.contiguous_format) for c in (c0, c1, c2, c3))
+    return tuple(w.bitwise_and_(_M32) for w in _philox_rounds(k0, k1, *words, n_rounds))
 
 
 def randint4x(seed: Tensor | int, counters: Tensor, n_rounds: int = 10) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Torch twin of ``tl.randint4x(seed, counters)`` for int64 ``counters``: four uint32-valued int64 tensors."""
+    return tuple(w.bitwise_and_(_M32) for w in _randint4x_words(seed, counters, n_rounds))
+
+
+def _randint4x_words(seed: Tensor | int, counters: Tensor, n_rounds: int = 10) -> tuple[Tensor, ...]:
+    """:func:`randint4x` as four int64 tensors whose low 32 bits are the words (high bits undefined)."""
     if not isinstance(seed, Tensor):
         seed = torch.tensor(seed, dtype=torch.int64, device=counters.device)
     seed = seed.to(device=counters.device, dtype=torch.int64)
-    k0, k1 = seed & _M32, (seed >> 32) & _M32
     counters = counters.to(torch.int64)
-    lo, hi = counters & _M32, (counters >> 32) & _M32
-    zero = torch.zeros_like(lo)
-    return philox4x32(k0, k1, lo, hi, zero, zero, n_rounds)
+    c0, c1 = counters & _M32, counters >> 32
+    c2, c3 = torch.zeros_like(c0), torch.zeros_like(c0)
+    return _philox_rounds(seed & _M32, (seed >> 32) & _M32, c0, c1, c2, c3, n_rounds)
 
 
 def uint_to_uniform_float(words: Tensor) -> Tensor:
@@ -164,26 +184,86 @@ def _split_rng(rng: Tensor) -> tuple[Tensor, Tensor]:
     return rng[0], rng[1]
 
 
-def random_bits16(rng: Tensor, numel: int, *, device: torch.device | str | None = None) -> Tensor:
-    """The 16 random bits of each logical element ``0 .. numel-1`` as an int32 tensor (values < 2**16)."""
+def _lanes(rng: Tensor, numel: int, device: torch.device | str | None) -> Tensor:
+    """The 16-bit lanes ``r`` of ``calls_for(numel)`` Philox calls, as ``r - 2**15`` in an int16
+    ``(calls, 4, 2)`` tensor.
+
+    Entry ``[c, w, h]`` is half ``h`` (0: low 16 bits, 1: high) of word ``w`` of call ``c``, so the
+    tensor read in row-major order is logical element order. Storing ``r - 2**15`` (the bit pattern
+    of ``r`` with its top bit flipped) makes int16 order the unsigned order of ``r``.
+    """
     device = rng.device if device is None else torch.device(device)
     rng = rng.to(device)
     seed, offset = _split_rng(rng)
     n_calls = calls_for(numel)
     counters = offset + torch.arange(n_calls, dtype=torch.int64, device=device)
-    words = torch.stack(randint4x(seed, counters), dim=1)  # (calls, 4)
-    halves = torch.stack((words & _M16, words >> 16), dim=2)  # (calls, 4, 2): element order
-    return halves.reshape(-1)[:numel].to(torch.int32)
+    words = torch.empty(n_calls, 4, dtype=torch.int32, device=device)
+    for lane, word in enumerate(_randint4x_words(seed, counters)):
+        words[:, lane] = word  # int64 -> int32 keeps the low 32 bits
+    words.bitwise_xor_(_FLIP_HALF_SIGNS)
+    halves = words.view(torch.int16).unflatten(-1, (4, 2))
+    if sys.byteorder == "big":  # the high half comes first in memory
+        halves = halves.flip(-1)
+    return halves
+
+
+_FLIP_HALF_SIGNS = -0x7FFF8000  # int32 bit pattern 0x80008000: the top bit of each 16-bit half
+
+
+def random_bits16(rng: Tensor, numel: int, *, device: torch.device | str | None = None) -> Tensor:
+    """The 16 random bits of each logical element ``0 .. numel-1`` as an int32 tensor (values < 2**16)."""
+    lanes = _lanes(rng, numel, device)
+    bits = torch.empty(lanes.shape, dtype=torch.int32, device=lanes.device)
+    bits.copy_(lanes).add_(1 << 15)
+    return bits.reshape(-1)[:numel]
 
 
 def keep_mask(rng: Tensor, shape: torch.Size | tuple[int, ...], p: float, *, device=None) -> Tensor:
     """Boolean keep-mask of ``shape`` (logical row-major indexing) for drop probability ``p``."""
     shape = tuple(shape)
+    keep = _compare_lanes(rng, _numel(shape), p, torch.bool, device)
+    return keep.reshape(shape)
+
+
+def apply_keep_mask(x: Tensor, rng: Tensor, p: float) -> Tensor:
+    """``where(keep, x * keep_scale(p), 0)`` for the mask of ``rng``, without a bool mask.
+
+    The dropped elements are zeroed by a bitwise AND of ``x``'s bits with an all-ones / all-zeros
+    integer mask of the same width (a bool mask and ``torch.where`` are several times slower on the
+    CPU), then the result is scaled in place. It is bit-identical to the ``where`` form: dropped
+    elements are ``+0`` whatever ``x`` holds (``inf``, ``nan``), kept ones are ``x * scale`` rounded
+    once in ``x``'s dtype. Returns a new contiguous tensor of ``x``'s shape; differentiable (through
+    ``torch.where``) when ``x`` requires grad and grad mode is on.
+    """
+    int_dtype = _SAME_WIDTH_INT.get(x.element_size())
+    if int_dtype is None or x.is_complex() or (x.requires_grad and torch.is_grad_enabled()):
+        keep = keep_mask(rng, x.shape, p, device=x.device)
+        return torch.where(keep, x * keep_scale(p), torch.zeros((), dtype=x.dtype, device=x.device))
+    y = _compare_lanes(rng, x.numel(), p, int_dtype, x.device).neg_()  # keep -> all ones, drop -> 0
+    y.bitwise_and_(x.reshape(-1).view(int_dtype))
+    return y.view(x.dtype).mul_(keep_scale(p)).reshape(x.shape)
+
+
+_SAME_WIDTH_INT = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _numel(shape: tuple[int, ...]) -> int:
     numel = 1
     for s in shape:
         numel *= int(s)
-    bits = random_bits16(rng, numel, device=device)
-    return (bits < keep_threshold(p)).reshape(shape)
+    return numel
+
+
+def _compare_lanes(rng: Tensor, numel: int, p: float, dtype: torch.dtype, device) -> Tensor:
+    """``r < keep_threshold(p)`` for the bits ``r`` of elements ``0 .. numel-1``, as 0/1 of ``dtype``."""
+    threshold = keep_threshold(p)
+    lanes = _lanes(rng, numel, device)
+    keep = torch.empty(lanes.shape, dtype=dtype, device=lanes.device)
+    if threshold == _ONE:
+        keep.fill_(1)
+    else:  # r < t  <=>  r - 2**15 < t - 2**15, with t - 2**15 in [-2**15, 2**15)
+        torch.lt(lanes, threshold - (1 << 15), out=keep)
+    return keep.reshape(-1)[:numel]
 
 
 def seed_from_generator(

@@ -18,6 +18,7 @@ from dropkit.rng import (
     keep_threshold,
     make_rng,
     philox4x32,
+    apply_keep_mask,
     quantized_keep_prob,
     random_bits16,
     randint4x,
@@ -45,6 +46,63 @@ def _t(v: int) -> torch.Tensor:
 def test_philox_matches_random123_known_answers(counter, key, expected) -> None:
     out = philox4x32(_t(key[0]), _t(key[1]), *(_t(c) for c in counter))
     assert tuple(int(o) for o in out) == expected
+
+
+def _philox_python(key: tuple[int, int], counter: tuple[int, ...], rounds: int = 10) -> tuple[int, ...]:
+    """Philox4x32 in Python integers: the independent reference for the tensor version."""
+    m = 0xFFFFFFFF
+    (k0, k1), (c0, c1, c2, c3) = key, counter
+    for _ in range(rounds):
+        pb, pa = 0xCD9E8D57 * c2, 0xD2511F53 * c0
+        c0, c1, c2, c3 = (pb >> 32) ^ c1 ^ k0, pb & m, (pa >> 32) ^ c3 ^ k1, pa & m
+        k0, k1 = (k0 + 0x9E3779B9) & m, (k1 + 0xBB67AE85) & m
+    return c0, c1, c2, c3
+
+
+def test_philox_matches_python_integers_on_random_words() -> None:
+    # Fresh words each run; the top bit set in half of them exercises products >= 2**63, which the
+    # tensor version gets from int64 multiplication wrapping modulo 2**64.
+    words = torch.randint(0, 2**32, (5, 64), dtype=torch.int64)
+    key = tuple(int(k) for k in torch.randint(0, 2**32, (2,)))
+    before = words.clone()
+    out = torch.stack(philox4x32(torch.tensor(key[0]), torch.tensor(key[1]), *words[:4]))
+    assert torch.equal(words, before), "inputs must not be modified"
+    for j in range(words.shape[1]):
+        counter = tuple(int(words[i, j]) for i in range(4))
+        assert tuple(int(v) for v in out[:, j]) == _philox_python(key, counter)
+    assert int(out.min()) >= 0 and int(out.max()) < 2**32
+
+
+@pytest.mark.parametrize("p", [0.0, 2**-17, 0.3, 0.5, 1.0 - 2**-17, 1.0])
+def test_keep_mask_is_the_unsigned_test_on_the_bits(p: float) -> None:
+    rng = make_rng(int(torch.randint(0, 2**62, ())), int(torch.randint(0, 2**40, ())))
+    numel = 1003
+    bits = random_bits16(rng, numel)
+    assert int(bits.min()) >= 0 and int(bits.max()) < 2**16
+    assert torch.equal(keep_mask(rng, (17, 59), p).reshape(-1), bits < keep_threshold(p))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64])
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_apply_keep_mask_is_bitwise_the_where_form(dtype: torch.dtype, p: float) -> None:
+    x = torch.randn(13, 7, dtype=dtype).t()  # non-contiguous
+    x[0, 0], x[1, 1], x[2, 2] = float("nan"), float("-inf"), -0.0
+    before = x.clone()
+    rng = make_rng(int(torch.randint(0, 2**62, ())), 3)
+    expected = torch.where(keep_mask(rng, x.shape, p), x * keep_scale(p), torch.zeros((), dtype=dtype))
+    y = apply_keep_mask(x, rng, p)
+    assert y.shape == x.shape and y.dtype == dtype
+    assert torch.equal(y.contiguous().view(torch.uint8), expected.contiguous().view(torch.uint8))
+    assert torch.equal(x.view(torch.uint8) if x.is_contiguous() else x.contiguous().view(torch.uint8),
+                       before.contiguous().view(torch.uint8)), "input must not be modified"
+
+
+def test_apply_keep_mask_is_differentiable_when_grad_is_needed() -> None:
+    x = torch.randn(40, dtype=torch.float64, requires_grad=True)
+    rng = make_rng(11, 0)
+    apply_keep_mask(x, rng, 0.4).sum().backward()
+    expected = keep_mask(rng, (40,), 0.4).double() * keep_scale(0.4)
+    assert torch.equal(x.grad, expected)
 
 
 def test_randint4x_splits_seed_and_counter_like_triton() -> None:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dropkit.kernels.reference import activation, compute_dtype
-from dropkit.rng import keep_mask, keep_scale
+from dropkit.rng import apply_keep_mask
 
 __all__ = [
     "portable_dropout",
@@ -26,8 +26,7 @@ __all__ = [
 
 
 def _drop(v: Tensor, p: float, rng: Tensor) -> Tensor:
-    keep = keep_mask(rng, v.shape, p, device=v.device)
-    return torch.where(keep, v * keep_scale(p), torch.zeros((), dtype=v.dtype, device=v.device))
+    return apply_keep_mask(v, rng, p)
 
 
 def _sum_rows(g: Tensor, like: Tensor) -> Tensor:
