@@ -97,6 +97,17 @@ def test_apply_keep_mask_is_bitwise_the_where_form(dtype: torch.dtype, p: float)
                        before.contiguous().view(torch.uint8)), "input must not be modified"
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_apply_keep_mask_in_16_bits_equals_the_float32_round_trip(dtype: torch.dtype) -> None:
+    # Values over many binades, so the scale's rounding is exercised at every exponent.
+    x = (torch.randn(20000) * torch.exp(4 * torch.randn(20000))).to(dtype)
+    rng = make_rng(int(torch.randint(0, 2**62, ())), 0)
+    for p in (0.1, 1 / 3, 0.7):
+        direct = apply_keep_mask(x, rng, p)
+        via_float32 = apply_keep_mask(x.float(), rng, p).to(dtype)
+        assert torch.equal(direct.view(torch.int16), via_float32.view(torch.int16))
+
+
 def test_apply_keep_mask_is_differentiable_when_grad_is_needed() -> None:
     x = torch.randn(40, dtype=torch.float64, requires_grad=True)
     rng = make_rng(11, 0)

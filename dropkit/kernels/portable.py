@@ -39,12 +39,12 @@ class _Dropout(torch.autograd.Function):
     def forward(ctx, x: Tensor, p: float, rng: Tensor) -> Tensor:
         ctx.p = p
         ctx.save_for_backward(rng)
-        return _drop(x.to(compute_dtype(x.dtype)), p, rng).to(x.dtype)
+        return _plain_drop(x, rng, p)
 
     @staticmethod
     def backward(ctx, dy: Tensor):
         (rng,) = ctx.saved_tensors
-        return _drop(dy.to(compute_dtype(dy.dtype)), ctx.p, rng).to(dy.dtype), None, None
+        return _plain_drop(dy, rng, ctx.p), None, None
 
 
 class _BiasActDropout(torch.autograd.Function):
@@ -174,7 +174,10 @@ class _DropoutLinear(torch.autograd.Function):
 
 
 def _plain_drop(t: Tensor, rng: Tensor, p: float) -> Tensor:
-    return _drop(t.to(compute_dtype(t.dtype)), p, rng).to(t.dtype)
+    """Dropout of ``t`` in its own dtype: for 16-bit floats, torch multiplies by the scale in float32
+    and rounds once to the dtype, the same bits as the float32 round trip (tested), one pass instead
+    of three."""
+    return _drop(t, p, rng)
 
 
 def portable_dropout(x: Tensor, p: float, rng: Tensor) -> Tensor:
