@@ -148,11 +148,18 @@ def _bias_act_dropout_bwd_kernel(
 # Launcher. BLOCK = 2048 elements (256 Philox calls) per program, 8 warps: the size the Triton
 # tutorial and Inductor use for memory-bound element-wise work; it was not tuned on a GPU here
 # (no GPU was available when this was written), so benchmarks/bench_kernels.py is the place to
-# revisit it. The interpreter (TRITON_INTERPRET=1) gets 64 to keep CPU test runs short.
+# revisit it. dropkit.kernels.codegen compiles the kernels at this configuration for sm_90 without a
+# GPU (registers, spills, vector widths, instructions per element). The interpreter
+# (TRITON_INTERPRET=1) gets 64 to keep CPU test runs short.
+GPU_BLOCK = 2048
+GPU_NUM_WARPS = 8
+INTERPRETER_BLOCK = 64
+
+
 def _block() -> int:
     import os
 
-    return 64 if os.environ.get("TRITON_INTERPRET") == "1" else 2048
+    return INTERPRETER_BLOCK if os.environ.get("TRITON_INTERPRET") == "1" else GPU_BLOCK
 
 
 def _grid(numel: int, block: int) -> tuple[int]:
@@ -190,7 +197,7 @@ def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tens
     wrap_triton(_dropout_kernel)[_grid(x.numel(), block)](
         x, y, rng, x.numel(), threshold, scale,
         sizes[1], sizes[2], sizes[3], strides[0], strides[1], strides[2], strides[3],
-        STRIDED=layout is not None, MASK_ONLY=False, BLOCK=block, num_warps=8,
+        STRIDED=layout is not None, MASK_ONLY=False, BLOCK=block, num_warps=GPU_NUM_WARPS,
     )
     return y
 
@@ -230,7 +237,7 @@ def _bias_act_dropout(
         wrap_triton(_bias_act_dropout_kernel)[_grid(x.numel(), block)](
             x, x if bias is None else bias, x if residual is None else residual, y, rng,
             x.numel(), x.shape[-1], threshold, scale,
-            HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None, BLOCK=block, num_warps=8,
+            HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None, BLOCK=block, num_warps=GPU_NUM_WARPS,
         )
     return y
 
@@ -244,7 +251,7 @@ def _bias_act_dropout_bwd(
         block = _block()
         wrap_triton(_bias_act_dropout_bwd_kernel)[_grid(x.numel(), block)](
             dy, x, x if bias is None else bias, dx, rng, x.numel(), x.shape[-1], threshold, scale,
-            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, num_warps=8,
+            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, num_warps=GPU_NUM_WARPS,
         )
     return dx
 
