@@ -104,7 +104,9 @@ def codegen_available() -> bool:
 
 def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
     """The kernels at the configurations the issue's benchmark targets run: element-wise ops at
-    2**28 elements, the norm kernels on ``(32768, n_cols)`` rows."""
+    2**28 elements, the norm kernels on ``(32768, n_cols)`` rows; plus dropout on a size that is not
+    a multiple of 16 (``dropout_odd_numel``: only its last block is masked) and on a transposed
+    input (``dropout_strided``)."""
     if dtype not in _DTYPES:
         raise ValueError(f"kernel_cases: dtype must be one of {_DTYPES}, got {dtype!r}")
     from dropkit.kernels import triton_elementwise as te
@@ -128,19 +130,22 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
     ew = dict(num_warps=te.GPU_NUM_WARPS, elements_per_thread=per_thread, philox_calls_per_thread=calls)
     cases = [
         KernelCase("dropout", dtype, te._dropout_kernel, drop_sig,
-                   {"STRIDED": False, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK},
+                   {"STRIDED": False, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True},
                    ("X", "Y", "rng_ptr", "numel"), **ew),
+        KernelCase("dropout_odd_numel", dtype, te._dropout_kernel, drop_sig,
+                   {"STRIDED": False, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": False},
+                   ("X", "Y", "rng_ptr"), **ew),
         KernelCase("dropout_strided", dtype, te._dropout_kernel, drop_sig,
-                   {"STRIDED": True, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK},
+                   {"STRIDED": True, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True},
                    ("X", "Y", "rng_ptr", "numel", "s1", "s2", "s3", "t0", "t2", "t3"), **ew),
         KernelCase("bias_gelu_dropout", dtype, te._bias_act_dropout_kernel, bad_sig,
-                   {"HAS_BIAS": True, "ACT": te.act_code("gelu"), "HAS_RES": False, "BLOCK": te.GPU_BLOCK},
+                   {"HAS_BIAS": True, "ACT": te.act_code("gelu"), "HAS_RES": False, "BLOCK": te.GPU_BLOCK, "EVEN": True},
                    ("X", "B", "R", "Y", "rng_ptr", "numel", "n_cols"), **ew),
         KernelCase("bias_dropout_add", dtype, te._bias_act_dropout_kernel, bad_sig,
-                   {"HAS_BIAS": True, "ACT": 0, "HAS_RES": True, "BLOCK": te.GPU_BLOCK},
+                   {"HAS_BIAS": True, "ACT": 0, "HAS_RES": True, "BLOCK": te.GPU_BLOCK, "EVEN": True},
                    ("X", "B", "R", "Y", "rng_ptr", "numel", "n_cols"), **ew),
         KernelCase("bias_gelu_dropout_bwd", dtype, te._bias_act_dropout_bwd_kernel, bwd_sig,
-                   {"HAS_BIAS": True, "ACT": te.act_code("gelu"), "BLOCK": te.GPU_BLOCK},
+                   {"HAS_BIAS": True, "ACT": te.act_code("gelu"), "BLOCK": te.GPU_BLOCK, "EVEN": True},
                    ("DY", "X", "B", "DX", "rng_ptr", "numel", "n_cols"), **ew),
     ]
     rows = tn._tile_rows(n_cols)

@@ -86,63 +86,119 @@ def _act_grad(v, ACT: tl.constexpr):
 
 
 @triton.jit
-def _dropout_kernel(
-    X, Y, rng_ptr, numel, threshold, scale,
-    s1, s2, s3, t0, t1, t2, t3,
-    STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr,
-):
-    """``Y[i] = keep_i ? X[i] * scale : 0`` (Y contiguous); ``MASK_ONLY`` writes ``keep`` as uint8."""
-    pid = tl.program_id(0)
-    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
-    inb = idx < numel
-    if MASK_ONLY:
-        tl.store(Y + idx, keep.to(tl.uint8), mask=inb)
+def _load(ptr, offsets, inb, MASKED: tl.constexpr):
+    """``ptr[offsets]`` as float32; masked only in a block that runs past the end of the tensor, so
+    full blocks keep their 128-bit vector loads whatever the tensor's size."""
+    if MASKED:
+        v = tl.load(ptr + offsets, mask=inb, other=0.0)
     else:
-        if STRIDED:
-            src = _strided(idx, s1, s2, s3, t0, t1, t2, t3)
-        else:
-            src = idx
-        x = tl.load(X + src, mask=inb, other=0.0).to(tl.float32)
-        y = tl.where(keep, x * scale, 0.0)
-        tl.store(Y + idx, y.to(Y.dtype.element_ty), mask=inb)
+        v = tl.load(ptr + offsets)
+    return v.to(tl.float32)
 
 
 @triton.jit
-def _bias_act_dropout_kernel(
-    X, B, R, Y, rng_ptr, numel, n_cols, threshold, scale,
-    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, HAS_RES: tl.constexpr, BLOCK: tl.constexpr,
+def _store(ptr, offsets, value, inb, MASKED: tl.constexpr):
+    if MASKED:
+        tl.store(ptr + offsets, value.to(ptr.dtype.element_ty), mask=inb)
+    else:
+        tl.store(ptr + offsets, value.to(ptr.dtype.element_ty))
+
+
+@triton.jit
+def _full_block(pid, numel, BLOCK: tl.constexpr):
+    return (pid.to(tl.int64) + 1) * BLOCK <= numel
+
+
+@triton.jit
+def _dropout_block(
+    X, Y, idx, keep, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED: tl.constexpr, MASKED: tl.constexpr,
 ):
-    """``Y = [R +] dropout(act(X + B))`` on contiguous ``X``/``R`` with ``B`` broadcast over rows."""
+    inb = idx < numel
+    if STRIDED:
+        src = _strided(idx, s1, s2, s3, t0, t1, t2, t3)
+    else:
+        src = idx
+    x = _load(X, src, inb, MASKED)
+    _store(Y, idx, tl.where(keep, x * scale, 0.0), inb, MASKED)
+
+
+@triton.jit
+def _dropout_kernel(
+    X, Y, rng_ptr, numel, threshold, scale,
+    s1, s2, s3, t0, t1, t2, t3,
+    STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
+):
+    """``Y[i] = keep_i ? X[i] * scale : 0`` (Y contiguous); ``MASK_ONLY`` writes ``keep`` as uint8.
+
+    ``EVEN`` (``numel % BLOCK == 0``) compiles the unmasked path only; otherwise every full block
+    takes it and the last block the masked one.
+    """
     pid = tl.program_id(0)
     idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+    if MASK_ONLY:
+        tl.store(Y + idx, keep.to(tl.uint8), mask=idx < numel)
+    elif EVEN or _full_block(pid, numel, BLOCK):
+        _dropout_block(X, Y, idx, keep, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, False)
+    else:
+        _dropout_block(X, Y, idx, keep, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, True)
+
+
+@triton.jit
+def _bias_act_dropout_block(
+    X, B, R, Y, idx, keep, numel, n_cols, scale,
+    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, HAS_RES: tl.constexpr, MASKED: tl.constexpr,
+):
     inb = idx < numel
-    v = tl.load(X + idx, mask=inb, other=0.0).to(tl.float32)
+    v = _load(X, idx, inb, MASKED)
     if HAS_BIAS:
         v += tl.load(B + idx % n_cols, mask=inb, other=0.0).to(tl.float32)
     v = _act(v, ACT)
     y = tl.where(keep, v * scale, 0.0)
     if HAS_RES:
-        y += tl.load(R + idx, mask=inb, other=0.0).to(tl.float32)
-    tl.store(Y + idx, y.to(Y.dtype.element_ty), mask=inb)
+        y += _load(R, idx, inb, MASKED)
+    _store(Y, idx, y, inb, MASKED)
+
+
+@triton.jit
+def _bias_act_dropout_kernel(
+    X, B, R, Y, rng_ptr, numel, n_cols, threshold, scale,
+    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, HAS_RES: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
+):
+    """``Y = [R +] dropout(act(X + B))`` on contiguous ``X``/``R`` with ``B`` broadcast over rows."""
+    pid = tl.program_id(0)
+    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+    if EVEN or _full_block(pid, numel, BLOCK):
+        _bias_act_dropout_block(X, B, R, Y, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, False)
+    else:
+        _bias_act_dropout_block(X, B, R, Y, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, True)
+
+
+@triton.jit
+def _bias_act_dropout_bwd_block(
+    DY, X, B, DX, idx, keep, numel, n_cols, scale, HAS_BIAS: tl.constexpr, ACT: tl.constexpr, MASKED: tl.constexpr,
+):
+    inb = idx < numel
+    g = tl.where(keep, _load(DY, idx, inb, MASKED) * scale, 0.0)
+    if ACT != 0:
+        v = _load(X, idx, inb, MASKED)
+        if HAS_BIAS:
+            v += tl.load(B + idx % n_cols, mask=inb, other=0.0).to(tl.float32)
+        g = g * _act_grad(v, ACT)
+    _store(DX, idx, g, inb, MASKED)
 
 
 @triton.jit
 def _bias_act_dropout_bwd_kernel(
     DY, X, B, DX, rng_ptr, numel, n_cols, threshold, scale,
-    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr,
+    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
 ):
     """``DX = keep * scale * DY * act'(X + B)``; the mask is regenerated, ``X`` is re-read."""
     pid = tl.program_id(0)
     idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
-    inb = idx < numel
-    g = tl.load(DY + idx, mask=inb, other=0.0).to(tl.float32)
-    g = tl.where(keep, g * scale, 0.0)
-    if ACT != 0:
-        v = tl.load(X + idx, mask=inb, other=0.0).to(tl.float32)
-        if HAS_BIAS:
-            v += tl.load(B + idx % n_cols, mask=inb, other=0.0).to(tl.float32)
-        g = g * _act_grad(v, ACT)
-    tl.store(DX + idx, g.to(DX.dtype.element_ty), mask=inb)
+    if EVEN or _full_block(pid, numel, BLOCK):
+        _bias_act_dropout_bwd_block(DY, X, B, DX, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, False)
+    else:
+        _bias_act_dropout_bwd_block(DY, X, B, DX, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, True)
 
 
 # Launcher. BLOCK = 2048 elements (256 Philox calls) per program, 8 warps: the size the Triton
@@ -197,7 +253,8 @@ def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tens
     wrap_triton(_dropout_kernel)[_grid(x.numel(), block)](
         x, y, rng, x.numel(), threshold, scale,
         sizes[1], sizes[2], sizes[3], strides[0], strides[1], strides[2], strides[3],
-        STRIDED=layout is not None, MASK_ONLY=False, BLOCK=block, num_warps=GPU_NUM_WARPS,
+        STRIDED=layout is not None, MASK_ONLY=False, BLOCK=block, EVEN=x.numel() % block == 0,
+        num_warps=GPU_NUM_WARPS,
     )
     return y
 
@@ -222,7 +279,7 @@ def _keep_mask(rng: Tensor, numel: int, threshold: int) -> Tensor:
         block = _block()
         wrap_triton(_dropout_kernel)[_grid(numel, block)](
             m, m, rng, numel, threshold, 1.0, 1, 1, 1, 0, 0, 0, 0,
-            STRIDED=False, MASK_ONLY=True, BLOCK=block,
+            STRIDED=False, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0,
         )
     return m
 
@@ -237,7 +294,8 @@ def _bias_act_dropout(
         wrap_triton(_bias_act_dropout_kernel)[_grid(x.numel(), block)](
             x, x if bias is None else bias, x if residual is None else residual, y, rng,
             x.numel(), x.shape[-1], threshold, scale,
-            HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None, BLOCK=block, num_warps=GPU_NUM_WARPS,
+            HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None, BLOCK=block,
+            EVEN=x.numel() % block == 0, num_warps=GPU_NUM_WARPS,
         )
     return y
 
@@ -251,7 +309,7 @@ def _bias_act_dropout_bwd(
         block = _block()
         wrap_triton(_bias_act_dropout_bwd_kernel)[_grid(x.numel(), block)](
             dy, x, x if bias is None else bias, dx, rng, x.numel(), x.shape[-1], threshold, scale,
-            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, num_warps=GPU_NUM_WARPS,
+            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, EVEN=x.numel() % block == 0, num_warps=GPU_NUM_WARPS,
         )
     return dx
 

@@ -41,7 +41,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], d
 
 def test_every_kernel_is_reported_for_both_dtypes(reports) -> None:
     names = {name for name, _ in reports}
-    assert {"dropout", "dropout_strided", "bias_gelu_dropout", "bias_dropout_add", "bias_gelu_dropout_bwd",
+    assert {"dropout", "dropout_odd_numel", "dropout_strided", "bias_gelu_dropout", "bias_dropout_add", "bias_gelu_dropout_bwd",
             "dropout_add_layer_norm", "dropout_add_layer_norm_bwd", "dropout_add_rms_norm",
             "dropout_add_rms_norm_bwd"} <= names
     assert {dtype for _, dtype in reports} == {"bf16", "fp32"}
@@ -60,8 +60,9 @@ def test_contiguous_kernels_use_128_bit_accesses(reports) -> None:
             continue
         assert "ld.global.v4.b32" in r["global_loads"].split(), (name, dtype, r["global_loads"])
         assert "st.global.v4.b32" in r["global_stores"].split(), (name, dtype, r["global_stores"])
-        # The norm kernels read or write two fp32 scalars per row (mean, rstd); nothing else is narrow.
-        allowed = 2 if "norm" in name else 0
+        # The norm kernels read or write two fp32 scalars per row (mean, rstd); an odd-sized tensor's
+        # last block is masked element by element (8 loads and 8 stores per thread); nothing else is narrow.
+        allowed = 2 if "norm" in name else (16 if name == "dropout_odd_numel" else 0)
         assert int(r["narrow_accesses"]) <= allowed, (name, dtype, r["narrow_accesses"])
 
 
