@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from dropkit.functional import dropout, native_keep_mask
+from dropkit.functional import native_mask
 from dropkit.functional.native_mask import native_keep_lanes
 from dropkit.rng import keep_scale, keep_threshold, quantized_keep_prob
 
@@ -73,18 +74,46 @@ def test_grad_and_no_grad_paths_give_the_same_output(dtype: torch.dtype, layout:
     assert torch.equal(xg.grad, (torch.ones_like(x) * keep.to(dtype)) * keep_scale(p))
 
 
-def test_backward_keeps_one_byte_per_mask_element() -> None:
+def _saved_by(fn) -> list[torch.Tensor]:
     saved: list[torch.Tensor] = []
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         saved.append(t)
         return t
 
-    x = torch.randn(64, 33, requires_grad=True)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = dropout(x, 0.3)
+        fn()
+    return saved
+
+
+def test_backward_keeps_one_byte_per_mask_element() -> None:
+    x = torch.randn(128, 129, requires_grad=True)  # above SMALL_MASK_NUMEL
+    assert x.numel() > native_mask.SMALL_MASK_NUMEL
+    saved = _saved_by(lambda: dropout(x, 0.3).sum().backward())
     assert [(t.dtype, t.shape) for t in saved] == [(torch.bool, x.shape)]
-    y.sum().backward()
+
+
+def test_small_tensors_keep_the_float_mask_of_a_plain_multiply() -> None:
+    x = torch.randn(64, 33, requires_grad=True)
+    saved = _saved_by(lambda: dropout(x, 0.3).sum().backward())
+    assert [(t.dtype, t.shape) for t in saved] == [(torch.float32, x.shape)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_small_and_large_autograd_paths_agree_bit_for_bit(monkeypatch, dtype: torch.dtype) -> None:
+    x = torch.randn(40, 30, dtype=dtype)
+    x[0, 0], x[1, 1] = float("nan"), float("inf")
+    dy = torch.randn(40, 30, dtype=dtype)
+    results = []
+    for limit in (native_mask.SMALL_MASK_NUMEL, 0):  # the plain-multiply path, then the Function
+        monkeypatch.setattr(native_mask, "SMALL_MASK_NUMEL", limit)
+        xg = x.clone().requires_grad_(True)
+        y = dropout(xg, 0.3, generator=_gen(5))
+        y.backward(dy)
+        results.append((y.detach(), xg.grad))
+    (y_small, g_small), (y_large, g_large) = results
+    assert torch.equal(y_small.view(-1).view(torch.uint8), y_large.view(-1).view(torch.uint8))
+    assert torch.equal(g_small.view(-1).view(torch.uint8), g_large.view(-1).view(torch.uint8))
 
 
 def test_second_order_gradients_float64() -> None:
