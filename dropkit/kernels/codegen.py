@@ -130,14 +130,14 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
     ew = dict(num_warps=te.GPU_NUM_WARPS, elements_per_thread=per_thread, philox_calls_per_thread=calls)
     cases = [
         KernelCase("dropout", dtype, te._dropout_kernel, drop_sig,
-                   {"STRIDED": False, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True},
+                   {"STRIDED": 0, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True, "INDEX32": False},
                    ("X", "Y", "rng_ptr", "numel"), **ew),
         KernelCase("dropout_odd_numel", dtype, te._dropout_kernel, drop_sig,
-                   {"STRIDED": False, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": False},
+                   {"STRIDED": 0, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": False, "INDEX32": False},
                    ("X", "Y", "rng_ptr"), **ew),
         KernelCase("dropout_strided", dtype, te._dropout_kernel, drop_sig,
-                   {"STRIDED": True, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True},
-                   ("X", "Y", "rng_ptr", "numel", "s1", "s2", "s3", "t0", "t2", "t3"), **ew),
+                   {"STRIDED": 2, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True, "INDEX32": True},
+                   ("X", "Y", "rng_ptr", "numel", "s3", "t3"), **ew),
         KernelCase("bias_gelu_dropout", dtype, te._bias_act_dropout_kernel, bad_sig,
                    {"HAS_BIAS": True, "ACT": te.act_code("gelu"), "HAS_RES": False, "BLOCK": te.GPU_BLOCK, "EVEN": True},
                    ("X", "B", "R", "Y", "rng_ptr", "numel", "n_cols"), **ew),

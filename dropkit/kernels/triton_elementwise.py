@@ -110,14 +110,39 @@ def _full_block(pid, numel, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def _source_offsets(
+    idx, pid, s1, s2, s3, t0, t1, t2, t3, STRIDED: tl.constexpr, INDEX32: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """Memory offsets of the logical indices ``idx`` (``(BLOCK // 8, 8)``) of block ``pid``.
+
+    ``STRIDED`` 0: contiguous; 1: a 4-D index decomposition per element; 2: the innermost logical size
+    is a multiple of 8, so the 8 elements of a Philox call share every index but the last and the
+    decomposition runs once per call (8x fewer divisions). ``INDEX32`` does the arithmetic in 32 bits
+    when every index and offset fits (64-bit division is a long software sequence on the GPU).
+    """
+    if STRIDED == 0:
+        src = idx
+    elif STRIDED == 1:
+        if INDEX32:
+            src = _strided(idx.to(tl.int32), s1, s2, s3, t0, t1, t2, t3)
+        else:
+            src = _strided(idx, s1, s2, s3, t0, t1, t2, t3)
+    else:
+        base = (pid.to(tl.int64) * (BLOCK // 8) + tl.arange(0, BLOCK // 8).to(tl.int64)) * 8
+        if INDEX32:
+            base = base.to(tl.int32)
+        row = _strided(base, s1, s2, s3, t0, t1, t2, t3)
+        src = row[:, None] + tl.arange(0, 8)[None, :] * t3
+    return src
+
+
+@triton.jit
 def _dropout_block(
-    X, Y, idx, keep, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED: tl.constexpr, MASKED: tl.constexpr,
+    X, Y, idx, keep, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3,
+    STRIDED: tl.constexpr, INDEX32: tl.constexpr, BLOCK: tl.constexpr, MASKED: tl.constexpr,
 ):
     inb = idx < numel
-    if STRIDED:
-        src = _strided(idx, s1, s2, s3, t0, t1, t2, t3)
-    else:
-        src = idx
+    src = _source_offsets(idx, pid, s1, s2, s3, t0, t1, t2, t3, STRIDED, INDEX32, BLOCK)
     x = _load(X, src, inb, MASKED)
     _store(Y, idx, tl.where(keep, x * scale, 0.0), inb, MASKED)
 
@@ -127,20 +152,21 @@ def _dropout_kernel(
     X, Y, rng_ptr, numel, threshold, scale,
     s1, s2, s3, t0, t1, t2, t3,
     STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
+    INDEX32: tl.constexpr = False,
 ):
     """``Y[i] = keep_i ? X[i] * scale : 0`` (Y contiguous); ``MASK_ONLY`` writes ``keep`` as uint8.
 
     ``EVEN`` (``numel % BLOCK == 0``) compiles the unmasked path only; otherwise every full block
-    takes it and the last block the masked one.
+    takes it and the last block the masked one. ``STRIDED``/``INDEX32``: see :func:`_source_offsets`.
     """
     pid = tl.program_id(0)
     idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
     if MASK_ONLY:
         tl.store(Y + idx, keep.to(tl.uint8), mask=idx < numel)
     elif EVEN or _full_block(pid, numel, BLOCK):
-        _dropout_block(X, Y, idx, keep, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, False)
+        _dropout_block(X, Y, idx, keep, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, INDEX32, BLOCK, False)
     else:
-        _dropout_block(X, Y, idx, keep, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, True)
+        _dropout_block(X, Y, idx, keep, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, INDEX32, BLOCK, True)
 
 
 @triton.jit
@@ -240,6 +266,13 @@ def _as_4d(x: Tensor) -> tuple[list[int], list[int]] | None:
     return [1] * pad + sizes, [0] * pad + strides
 
 
+def _strided_mode(sizes: list[int], strides: list[int], numel: int, block: int) -> tuple[int, bool]:
+    """``(STRIDED, INDEX32)`` for a 4-D layout (see ``_source_offsets``)."""
+    mode = 2 if sizes[3] % 8 == 0 else 1
+    last_offset = sum((s - 1) * abs(t) for s, t in zip(sizes, strides))
+    return mode, numel + block < 2**31 and last_offset < 2**31
+
+
 @triton_op("dropkit::dropout_apply", mutates_args={})
 def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tensor:
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
@@ -250,10 +283,11 @@ def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tens
         x = x.contiguous()
     sizes, strides = layout if layout is not None else ([1, 1, 1, 1], [0, 0, 0, 0])
     block = _block()
+    mode, index32 = _strided_mode(sizes, strides, x.numel(), block) if layout is not None else (0, False)
     wrap_triton(_dropout_kernel)[_grid(x.numel(), block)](
         x, y, rng, x.numel(), threshold, scale,
         sizes[1], sizes[2], sizes[3], strides[0], strides[1], strides[2], strides[3],
-        STRIDED=layout is not None, MASK_ONLY=False, BLOCK=block, EVEN=x.numel() % block == 0,
+        STRIDED=mode, MASK_ONLY=False, BLOCK=block, EVEN=x.numel() % block == 0, INDEX32=index32,
         num_warps=GPU_NUM_WARPS,
     )
     return y
@@ -279,7 +313,7 @@ def _keep_mask(rng: Tensor, numel: int, threshold: int) -> Tensor:
         block = _block()
         wrap_triton(_dropout_kernel)[_grid(numel, block)](
             m, m, rng, numel, threshold, 1.0, 1, 1, 1, 0, 0, 0, 0,
-            STRIDED=False, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0,
+            STRIDED=0, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0,
         )
     return m
 

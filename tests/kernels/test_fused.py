@@ -95,6 +95,27 @@ def test_mask_keyed_on_logical_index_not_layout(backend: str) -> None:
     )
 
 
+@pytest.mark.parametrize("index32", [True, False])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.randn(16, 24).t(),  # innermost size 16: one index decomposition per Philox call
+        lambda: torch.randn(3, 8, 40).transpose(1, 2),  # batched transpose, innermost size 8
+        lambda: torch.randn(5, 24, 9)[:, ::3, :8].transpose(0, 2),  # 3 strided dims, innermost 5 (per element)
+        lambda: torch.randn(2, 3, 16, 12).permute(3, 1, 0, 2),  # 4-D permutation, 1152 elements
+    ],
+)
+def test_strided_kernel_paths_equal_the_contiguous_copy(monkeypatch, make, index32: bool) -> None:
+    from dropkit.kernels import triton_elementwise as te
+
+    mode_of = te._strided_mode
+    monkeypatch.setattr(te, "_strided_mode", lambda *a: (mode_of(*a)[0], index32))
+    x = make()
+    assert not x.is_contiguous()
+    y = counter_dropout(x, 0.5, stream=_stream(), backend="triton")
+    assert torch.equal(y, counter_dropout(x.contiguous(), 0.5, stream=_stream(), backend="triton"))
+
+
 def test_fused_ops_share_the_plain_dropout_mask() -> None:
     x = torch.randn(4, 16)
     plain = counter_dropout(torch.ones_like(x), 0.5, stream=_stream(), backend="triton") != 0
