@@ -46,7 +46,8 @@ def test_bench_kernels_smoke_measures_zero_mask_bytes(tmp_path: Path) -> None:
 
 def test_bench_dropout_cpu_has_every_provider(tmp_path: Path) -> None:
     out = tmp_path / "dropout_cpu.csv"
-    _run("bench_dropout_cpu.py", "--min-log2", "10", "--max-log2", "10", "--dtypes", "fp32", "--repeats", "2",
+    # 2**15 elements: above native_mask.SMALL_MASK_NUMEL, where the bool mask (1 B/elem) is kept.
+    _run("bench_dropout_cpu.py", "--min-log2", "15", "--max-log2", "15", "--dtypes", "fp32", "--repeats", "2",
          "--out", str(out))
     rows = _rows(out)
     kept = {(r["provider"], r["mode"]): float(r["saved_bytes_per_elem"]) for r in rows}
@@ -66,7 +67,8 @@ def test_bench_mc_predict_reports_speedup(tmp_path: Path) -> None:
 
 def test_bench_drop_connect_measures_the_kept_mask(tmp_path: Path) -> None:
     out = tmp_path / "dc.csv"
-    _run("bench_drop_connect.py", "--rows", "32", "--cols", "16", "--ps", "0.5", "--repeats", "5", "--out", str(out))
+    # 128 x 160 weights: above native_mask.SMALL_MASK_NUMEL, where the bool mask (1 B/weight) is kept.
+    _run("bench_drop_connect.py", "--rows", "128", "--cols", "160", "--ps", "0.5", "--repeats", "5", "--out", str(out))
     kept = {(r["provider"], r["mode"]): float(r["saved_bytes_per_weight"]) for r in _rows(out)}
     assert kept == {("torch-bernoulli", "forward"): 4.0, ("torch-bernoulli", "full"): 4.0,
                     ("dropkit", "forward"): 1.0, ("dropkit", "full"): 1.0}
