@@ -8,9 +8,13 @@ Usage (see benchmarks/README.md):
 Times: ``triton.testing.do_bench`` medians with 20th/80th percentiles on CUDA; on the CPU (``--smoke``
 only) wall-clock medians of a few calls, which measure nothing but prove the script runs.
 GB/s counts the *minimum* bytes each mode must move: forward reads x and writes y (2 elements),
-backward reads dy and writes dx (2), full does both (4); the fused LayerNorm row counts
-x, residual, y, h forward and dy, dh, h, dx, dresidual backward (9). Bytes kept for backward are
+backward reads dy and writes dx (2), full does both (4); the fused LayerNorm rows count
+x, residual, y, h forward (4) and dy, dh, h, dx, dresidual backward (5). Bytes kept for backward are
 measured with ``torch.autograd.graph.saved_tensors_hooks`` (unique storages, summed), not computed.
+
+Order: the fused LayerNorm case first (with its backward at other launch configurations, rows with a
+``variant``), then dropout from the largest size down; the CSV is rewritten atomically after each
+step, so a run stopped by a time limit keeps what it measured.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
 import logging
 import os
 import re
@@ -31,6 +36,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from dropkit._io import atomic_write_text
 from dropkit.functional import dropout, dropout_add_layer_norm
 from dropkit.train.env_info import git_sha
 
@@ -40,9 +46,12 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 PROVIDERS = ("torch", "torch.compile", "dropkit", "copy")
 MODES = ("forward", "backward", "full")
 COLUMNS = [
-    "op", "provider", "mode", "dtype", "numel", "median_ms", "p20_ms", "p80_ms", "gbps",
+    "op", "provider", "variant", "mode", "dtype", "numel", "median_ms", "p20_ms", "p80_ms", "gbps",
     "saved_bytes_per_elem", "device", "torch", "triton", "git_sha", "date",
 ]
+# Backward launch configurations of the fused LayerNorm timed next to the default on a GPU, as
+# (programs per SM, prefetch stages): dropkit/kernels/triton_norm.py's BWD_* are untuned guesses.
+LN_BWD_VARIANTS = ((2, 1), (1, 2), (4, 2), (2, 3))
 P = 0.1
 
 
@@ -56,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--providers", default=",".join(PROVIDERS), help="comma list (default: all four)")
     ap.add_argument("--ln-shape", default="32768x4096", help="rows x cols of the fused LayerNorm case (default: 32768x4096)")
     ap.add_argument("--skip-ln", action="store_true", help="skip the fused bias+dropout+residual+LayerNorm case")
+    ap.add_argument("--skip-ln-variants", action="store_true",
+                    help="time the fused LayerNorm backward only at its default launch configuration")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, CPU allowed (with TRITON_INTERPRET=1); writes to a temp dir")
     ap.add_argument("--out", default=None, help="CSV path (default: benchmarks/results/<card>/kernels.csv)")
     args = ap.parse_args(argv)
@@ -141,12 +152,12 @@ def dropout_cases(device: torch.device, providers: list[str]) -> dict[str, Calla
     return {k: v for k, v in cases.items() if k in providers}
 
 
-def run_dropout(args, device, dtypes, modes, providers, env, rows) -> None:
+def run_dropout(args, device, dtypes, modes, providers, env, rows, flush: Callable[[], None]) -> None:
     cases = dropout_cases(device, providers)
     sizes = [2**k for k in range(args.min_log2, args.max_log2 + 1, args.step_log2)]
-    for dname in dtypes:
-        dtype = DTYPES[dname]
-        for numel in sizes:
+    for numel in reversed(sizes):
+        for dname in dtypes:
+            dtype = DTYPES[dname]
             x = torch.randn(numel, device=device, dtype=dtype, requires_grad=True)
             dy = torch.randn(numel, device=device, dtype=dtype)
             elt = x.element_size()
@@ -176,9 +187,10 @@ def run_dropout(args, device, dtypes, modes, providers, env, rows) -> None:
             del x, dy
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+            flush()
 
 
-def run_layer_norm(args, device, providers, env, rows) -> None:
+def run_layer_norm(args, device, modes, providers, env, rows) -> None:
     m, n = (int(v) for v in args.ln_shape.lower().split("x"))
     dtype = torch.bfloat16
     g = torch.Generator(device=device).manual_seed(0)
@@ -199,24 +211,44 @@ def run_layer_norm(args, device, providers, env, rows) -> None:
         "dropkit": lambda x, res, xb, w, b: dropout_add_layer_norm(x, res, w, b, P, x_bias=xb, backend="triton"),
     }
     params = (x, res, xb, w, b)
+    # Minimum bytes: forward reads x, residual and writes y, h (4 tensors); backward reads dy, dh, h and
+    # writes dx, dresidual (5); full is both (9).
+    tensors = {"forward": 4, "backward": 5, "full": 9}
+
+    def measure(provider: str, fwd, variant: str, kept: float, run_modes) -> None:
+        for mode in run_modes:
+            if mode == "forward":
+                fn = lambda: fwd(*params)  # noqa: E731
+            elif mode == "backward":
+                outs = fwd(*params)
+                fn = lambda: torch.autograd.grad(outs, params, (dy, dh), retain_graph=True)  # noqa: E731
+            else:
+                fn = lambda: torch.autograd.grad(fwd(*params), params, (dy, dh))  # noqa: E731
+            med, p20, p80 = bench(fn, device)
+            moved = tensors[mode] * dtype.itemsize * m * n
+            rows.append(_row("bias_dropout_add_layer_norm", provider, mode, "bf16", m * n, med, p20, p80, moved, kept,
+                             env, variant=variant))
+            log.info("fused LN %-14s %-10s %-8s bf16 %dx%d %8.4f ms", provider, variant or "default", mode, m, n, med)
+
     for provider, fwd in cases.items():
-        if provider not in providers:
-            continue
-        kept = saved_bytes(lambda: fwd(*params)) / (m * n)
+        if provider in providers:
+            measure(provider, fwd, "", saved_bytes(lambda: fwd(*params)) / (m * n), modes)
+    if "dropkit" in providers and device.type == "cuda" and not args.skip_ln_variants:
+        from dropkit.kernels import triton_norm
 
-        def full():
-            y, h = fwd(*params)
-            return torch.autograd.grad((y, h), params, (dy, dh))
+        default = (triton_norm.BWD_PROGRAMS_PER_SM, triton_norm.BWD_STAGES)
+        try:
+            for programs, stages in LN_BWD_VARIANTS:
+                triton_norm.BWD_PROGRAMS_PER_SM, triton_norm.BWD_STAGES = programs, stages
+                variant = f"bwd_programs_per_sm={programs},bwd_stages={stages}"
+                measure("dropkit", cases["dropkit"], variant, float("nan"), [m for m in modes if m != "forward"])
+        finally:
+            triton_norm.BWD_PROGRAMS_PER_SM, triton_norm.BWD_STAGES = default
 
-        med, p20, p80 = bench(full, device)
-        moved = 9 * dtype.itemsize * m * n
-        rows.append(_row("bias_dropout_add_layer_norm", provider, "full", "bf16", m * n, med, p20, p80, moved, kept, env))
-        log.info("fused LN %-14s full bf16 %dx%d %8.4f ms", provider, m, n, med)
 
-
-def _row(op, provider, mode, dname, numel, med, p20, p80, moved, kept, env) -> dict:
+def _row(op, provider, mode, dname, numel, med, p20, p80, moved, kept, env, variant: str = "") -> dict:
     return {
-        "op": op, "provider": provider, "mode": mode, "dtype": dname, "numel": numel,
+        "op": op, "provider": provider, "variant": variant, "mode": mode, "dtype": dname, "numel": numel,
         "median_ms": f"{med:.5f}", "p20_ms": f"{p20:.5f}", "p80_ms": f"{p80:.5f}",
         "gbps": f"{moved / (med * 1e-3) / 1e9:.1f}",
         "saved_bytes_per_elem": "" if kept != kept else f"{kept:.4f}",
@@ -232,10 +264,14 @@ def print_summary(rows: list[dict]) -> None:
     for key in keys:
         cells = []
         for p in PROVIDERS:
-            hit = [r for r in rows if (r["op"], r["mode"], r["dtype"], r["numel"]) == key and r["provider"] == p]
+            hit = [r for r in rows if (r["op"], r["mode"], r["dtype"], r["numel"]) == key and r["provider"] == p
+                   and not r["variant"]]
             cells.append(f"{hit[0]['median_ms']:>8}ms/{hit[0]['saved_bytes_per_elem'] or '-':>3}" if hit else f"{'':>14}")
         print(f"{key[0]:<28} {key[1]:<8} {key[2]:<5} {key[3]:>10} " + " ".join(f"{c:>14}" for c in cells))
     print("cells: median ms / bytes kept for backward per element (measured)")
+    for r in rows:
+        if r["variant"]:
+            print(f"{r['op']} {r['provider']} {r['variant']} {r['mode']}: {r['median_ms']} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,21 +300,29 @@ def main(argv: list[str] | None = None) -> int:
     torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     # "backward" times the same graph repeatedly (retain_graph=True), which donated buffers forbid.
     torch._functorch.config.donated_buffer = False
-    rows: list[dict] = []
-    run_dropout(args, device, dtypes, modes, providers, env, rows)
-    if not args.skip_ln:
-        run_layer_norm(args, device, providers, env, rows)
     if args.out:
         out = Path(args.out)
     elif args.smoke:
         out = Path(tempfile.mkdtemp(prefix="bench_kernels_smoke_")) / "kernels.csv"
     else:
         out = Path(__file__).resolve().parent / "results" / card_name(device) / "kernels.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    rows: list[dict] = []
+
+    def flush() -> None:
+        """Rewrite the CSV (atomically) with every row so far: a run cut off by a time limit keeps them."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+        atomic_write_text(out, buf.getvalue())
+
+    # The issue's targets first (the fused LayerNorm case, then dropout from the largest size down),
+    # so that a run stopped by a time limit has measured them.
+    if not args.skip_ln:
+        run_layer_norm(args, device, modes, providers, env, rows)
+        flush()
+    run_dropout(args, device, dtypes, modes, providers, env, rows, flush)
+    flush()
     print_summary(rows)
     print(f"wrote {len(rows)} rows to {out}")
     return 0

@@ -172,7 +172,8 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
         ))
         cases.append(KernelCase(
             f"dropout_add_{label}_bwd", dtype, tn._bwd_kernel, bwd_norm_sig,
-            {"HAS_DH": False, "HAS_RES": True, "HAS_XB": True, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows},
+            {"HAS_DH": True, "HAS_RES": True, "HAS_XB": True, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows,
+             "STAGES": tn.BWD_STAGES},
             bwd_aligned, **norm,
         ))
     return cases
@@ -231,7 +232,7 @@ def compile_report(case: KernelCase, arch: int = 90) -> KernelReport:
         num_warps=case.num_warps,
         registers=res.get("REG", 0),
         spilled_bytes=res.get("LOCAL", 0),
-        shared_bytes=res.get("SHARED", 0),
+        shared_bytes=max(res.get("SHARED", 0), int(getattr(compiled.metadata, "shared", 0) or 0)),
         sass_instructions=len(executed),
         instructions_per_element=len(executed) / case.elements_per_thread,
         mul_hi_per_philox_call=mul_hi / case.philox_calls_per_thread,

@@ -83,8 +83,10 @@ def _fwd_kernel(
 def _bwd_kernel(
     DY, DH_OUT, H, W, MEAN, RSTD, DX, DRES, DW, DB, DXB, rng_ptr, n_rows, n_cols, rows_per_prog, threshold, scale,
     HAS_DH: tl.constexpr, HAS_RES: tl.constexpr, HAS_XB: tl.constexpr, RMS: tl.constexpr, ALIGNED: tl.constexpr,
-    R: tl.constexpr,
+    R: tl.constexpr, STAGES: tl.constexpr = 1,
 ):
+    """Rows ``[pid * rows_per_prog, ...)``; ``STAGES > 1`` lets Triton prefetch the next rows' ``h``,
+    ``dy`` (and ``dh``) into shared memory while the current row is reduced."""
     pid = tl.program_id(0)
     cols0 = tl.arange(0, R)[:, None] * 8 + tl.arange(0, 8)[None, :]
     inb = cols0 < n_cols
@@ -92,33 +94,33 @@ def _bwd_kernel(
     dw = tl.zeros((R, 8), tl.float32)
     db = tl.zeros((R, 8), tl.float32)
     dxb = tl.zeros((R, 8), tl.float32)
-    for i in range(rows_per_prog):
-        row = pid * rows_per_prog + i
-        if row < n_rows:
-            cols, keep = _row_keep(rng_ptr, row, n_cols, threshold, R, ALIGNED)
-            at = row.to(tl.int64) * n_cols + cols
-            h = tl.load(H + at, mask=inb, other=0.0).to(tl.float32)
-            dy = tl.load(DY + at, mask=inb, other=0.0).to(tl.float32)
-            mean = tl.load(MEAN + row)
-            rstd = tl.load(RSTD + row)
-            yhat = tl.where(inb, (h - mean) * rstd, 0.0)
-            wdy = w * dy
-            c1 = tl.sum(tl.sum(yhat * wdy, axis=1), axis=0) / n_cols
-            if RMS:
-                dh = (wdy - yhat * c1) * rstd
-            else:
-                c2 = tl.sum(tl.sum(wdy, axis=1), axis=0) / n_cols
-                dh = (wdy - (yhat * c1 + c2)) * rstd
-            if HAS_DH:
-                dh += tl.load(DH_OUT + at, mask=inb, other=0.0).to(tl.float32)
-            dw += dy * yhat
-            db += dy
-            if HAS_RES:
-                tl.store(DRES + at, dh.to(DRES.dtype.element_ty), mask=inb)
-            dx = tl.where(keep, dh * scale, 0.0)
-            if HAS_XB:
-                dxb += dx
-            tl.store(DX + at, dx.to(DX.dtype.element_ty), mask=inb)
+    row_start = pid * rows_per_prog
+    for i in tl.range(0, tl.minimum(rows_per_prog, n_rows - row_start), num_stages=STAGES):
+        row = row_start + i
+        cols, keep = _row_keep(rng_ptr, row, n_cols, threshold, R, ALIGNED)
+        at = row.to(tl.int64) * n_cols + cols
+        h = tl.load(H + at, mask=inb, other=0.0).to(tl.float32)
+        dy = tl.load(DY + at, mask=inb, other=0.0).to(tl.float32)
+        mean = tl.load(MEAN + row)
+        rstd = tl.load(RSTD + row)
+        yhat = tl.where(inb, (h - mean) * rstd, 0.0)
+        wdy = w * dy
+        c1 = tl.sum(tl.sum(yhat * wdy, axis=1), axis=0) / n_cols
+        if RMS:
+            dh = (wdy - yhat * c1) * rstd
+        else:
+            c2 = tl.sum(tl.sum(wdy, axis=1), axis=0) / n_cols
+            dh = (wdy - (yhat * c1 + c2)) * rstd
+        if HAS_DH:
+            dh += tl.load(DH_OUT + at, mask=inb, other=0.0).to(tl.float32)
+        dw += dy * yhat
+        db += dy
+        if HAS_RES:
+            tl.store(DRES + at, dh.to(DRES.dtype.element_ty), mask=inb)
+        dx = tl.where(keep, dh * scale, 0.0)
+        if HAS_XB:
+            dxb += dx
+        tl.store(DX + at, dx.to(DX.dtype.element_ty), mask=inb)
     tl.store(DW + pid * n_cols + cols0, dw, mask=inb)
     tl.store(DB + pid * n_cols + cols0, db, mask=inb)
     if HAS_XB:
@@ -134,12 +136,29 @@ def _num_warps(n_cols: int) -> int:
     return 4 if n_cols <= 2048 else (8 if n_cols < 16384 else 16)
 
 
+# Backward launch configuration on a GPU. Each program accumulates dW/dB over a contiguous set of rows;
+# BWD_PROGRAMS_PER_SM programs per SM, each prefetching BWD_STAGES rows ahead (cp.async into shared
+# memory; 1 = no prefetch). Neither is tuned on a GPU yet: benchmarks/bench_kernels.py times the
+# fused LayerNorm case at other values of both (rows with a `variant`) so the first GPU run can choose.
+# dropkit.kernels.codegen shows that 2 stages add no registers for bf16 (128 per thread either way).
+BWD_PROGRAMS_PER_SM = 2
+BWD_STAGES = 2
+
+
 def _bwd_programs(n_rows: int, device: torch.device) -> int:
     """Programs for the backward: a few per SM so each accumulates many rows of dW/dB."""
-    if os.environ.get("TRITON_INTERPRET") == "1" or device.type != "cuda":
+    if _interpreted() or device.type != "cuda":
         return min(n_rows, 4)
     sms = torch.cuda.get_device_properties(device).multi_processor_count
-    return min(n_rows, 2 * sms)
+    return min(n_rows, BWD_PROGRAMS_PER_SM * sms)
+
+
+def _bwd_stages() -> int:
+    return 1 if _interpreted() else BWD_STAGES
+
+
+def _interpreted() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
 
 
 @triton_op("dropkit::dropout_add_norm", mutates_args={})
@@ -183,7 +202,7 @@ def _dropout_add_norm_bwd(
             dy, h if dh_out is None else dh_out, h, weight, mean, rstd, dx, dx if not has_res else dres,
             dw_part, db_part, dxb_part if has_xb else db_part, rng, n_rows, n_cols, triton.cdiv(n_rows, progs),
             threshold, scale, HAS_DH=dh_out is not None, HAS_RES=has_res, HAS_XB=has_xb, RMS=rms, ALIGNED=n_cols % 8 == 0,
-            R=_tile_rows(n_cols), num_warps=_num_warps(n_cols),
+            R=_tile_rows(n_cols), STAGES=_bwd_stages(), num_warps=_num_warps(n_cols),
         )
     return dx, dres, dw_part.sum(0), db_part.sum(0), dxb_part.sum(0)
 
