@@ -105,8 +105,8 @@ def codegen_available() -> bool:
 def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
     """The kernels at the configurations the issue's benchmark targets run: element-wise ops at
     2**28 elements, the norm kernels on ``(32768, n_cols)`` rows; plus dropout on a size that is not
-    a multiple of 16 (``dropout_odd_numel``: only its last block is masked) and on a transposed
-    input (``dropout_strided``)."""
+    a multiple of 16 (``dropout_odd_numel``: only its last block is masked), on a transposed input
+    (``dropout_strided``), and the norm backward with 2 prefetch stages (``*_bwd_prefetch``)."""
     if dtype not in _DTYPES:
         raise ValueError(f"kernel_cases: dtype must be one of {_DTYPES}, got {dtype!r}")
     from dropkit.kernels import triton_elementwise as te
@@ -170,12 +170,15 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
             {"HAS_XB": True, "HAS_RES": True, "HAS_B": not rms, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows},
             fwd_aligned, **norm,
         ))
-        cases.append(KernelCase(
-            f"dropout_add_{label}_bwd", dtype, tn._bwd_kernel, bwd_norm_sig,
-            {"HAS_DH": True, "HAS_RES": True, "HAS_XB": True, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows,
-             "STAGES": tn.BWD_STAGES},
-            bwd_aligned, **norm,
-        ))
+        for stages, suffix in ((tn.BWD_STAGES, ""), (2, "_prefetch")):
+            if suffix and stages == tn.BWD_STAGES:
+                continue
+            cases.append(KernelCase(
+                f"dropout_add_{label}_bwd{suffix}", dtype, tn._bwd_kernel, bwd_norm_sig,
+                {"HAS_DH": True, "HAS_RES": True, "HAS_XB": True, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows,
+                 "STAGES": stages},
+                bwd_aligned, **norm,
+            ))
     return cases
 
 

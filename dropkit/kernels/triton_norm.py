@@ -80,47 +80,79 @@ def _fwd_kernel(
 
 
 @triton.jit
+def _cols0(R: tl.constexpr):
+    """Column indices of a row held as a ``(R, 8)`` tile."""
+    return tl.arange(0, R)[:, None] * 8 + tl.arange(0, 8)[None, :]
+
+
+@triton.jit
+def _bwd_row(
+    DY, DH_OUT, H, MEAN, RSTD, DX, DRES, rng_ptr, w, dw, db, dxb, row, n_rows, n_cols, threshold, scale,
+    HAS_DH: tl.constexpr, HAS_RES: tl.constexpr, HAS_XB: tl.constexpr, RMS: tl.constexpr, ALIGNED: tl.constexpr,
+    R: tl.constexpr,
+):
+    """One row of the backward; a row past the end (``row >= n_rows``) is masked off: it loads zeros
+    and adds nothing to ``dw``, ``db``, ``dxb``. Returns the updated accumulators."""
+    # cols < n_cols in a live row, nothing in a dead one: one comparison (a bool AND of a block and a
+    # scalar gives Triton's interpreter an int32 mask it cannot load with).
+    ok = _cols0(R) < tl.where(row < n_rows, n_cols, 0)
+    cols, keep = _row_keep(rng_ptr, row, n_cols, threshold, R, ALIGNED)
+    at = row.to(tl.int64) * n_cols + cols
+    h = tl.load(H + at, mask=ok, other=0.0).to(tl.float32)
+    dy = tl.load(DY + at, mask=ok, other=0.0).to(tl.float32)
+    last = tl.minimum(row, n_rows - 1)  # a dead row reads the last row's statistics; its h, dy are 0
+    mean = tl.load(MEAN + last)
+    rstd = tl.load(RSTD + last)
+    yhat = tl.where(ok, (h - mean) * rstd, 0.0)
+    wdy = w * dy
+    c1 = tl.sum(tl.sum(yhat * wdy, axis=1), axis=0) / n_cols
+    if RMS:
+        dh = (wdy - yhat * c1) * rstd
+    else:
+        c2 = tl.sum(tl.sum(wdy, axis=1), axis=0) / n_cols
+        dh = (wdy - (yhat * c1 + c2)) * rstd
+    if HAS_DH:
+        dh += tl.load(DH_OUT + at, mask=ok, other=0.0).to(tl.float32)
+    dw += dy * yhat
+    db += dy
+    if HAS_RES:
+        tl.store(DRES + at, dh.to(DRES.dtype.element_ty), mask=ok)
+    dx = tl.where(keep, dh * scale, 0.0)
+    if HAS_XB:
+        dxb += dx
+    tl.store(DX + at, dx.to(DX.dtype.element_ty), mask=ok)
+    return dw, db, dxb
+
+
+@triton.jit
 def _bwd_kernel(
     DY, DH_OUT, H, W, MEAN, RSTD, DX, DRES, DW, DB, DXB, rng_ptr, n_rows, n_cols, rows_per_prog, threshold, scale,
     HAS_DH: tl.constexpr, HAS_RES: tl.constexpr, HAS_XB: tl.constexpr, RMS: tl.constexpr, ALIGNED: tl.constexpr,
     R: tl.constexpr, STAGES: tl.constexpr = 1,
 ):
-    """Rows ``[pid * rows_per_prog, ...)``; ``STAGES > 1`` lets Triton prefetch the next rows' ``h``,
-    ``dy`` (and ``dh``) into shared memory while the current row is reduced."""
+    """Rows ``[pid * rows_per_prog, (pid + 1) * rows_per_prog)``; ``STAGES > 1`` lets Triton prefetch
+    the next rows' ``h``, ``dy`` (and ``dh``) into shared memory while the current row is reduced.
+    The trip count is fixed and rows past the end are masked (see ``_bwd_row``)."""
     pid = tl.program_id(0)
-    cols0 = tl.arange(0, R)[:, None] * 8 + tl.arange(0, 8)[None, :]
+    cols0 = _cols0(R)
     inb = cols0 < n_cols
     w = tl.load(W + cols0, mask=inb, other=0.0).to(tl.float32)
     dw = tl.zeros((R, 8), tl.float32)
     db = tl.zeros((R, 8), tl.float32)
     dxb = tl.zeros((R, 8), tl.float32)
     row_start = pid * rows_per_prog
-    for i in tl.range(0, tl.minimum(rows_per_prog, n_rows - row_start), num_stages=STAGES):
-        row = row_start + i
-        cols, keep = _row_keep(rng_ptr, row, n_cols, threshold, R, ALIGNED)
-        at = row.to(tl.int64) * n_cols + cols
-        h = tl.load(H + at, mask=inb, other=0.0).to(tl.float32)
-        dy = tl.load(DY + at, mask=inb, other=0.0).to(tl.float32)
-        mean = tl.load(MEAN + row)
-        rstd = tl.load(RSTD + row)
-        yhat = tl.where(inb, (h - mean) * rstd, 0.0)
-        wdy = w * dy
-        c1 = tl.sum(tl.sum(yhat * wdy, axis=1), axis=0) / n_cols
-        if RMS:
-            dh = (wdy - yhat * c1) * rstd
-        else:
-            c2 = tl.sum(tl.sum(wdy, axis=1), axis=0) / n_cols
-            dh = (wdy - (yhat * c1 + c2)) * rstd
-        if HAS_DH:
-            dh += tl.load(DH_OUT + at, mask=inb, other=0.0).to(tl.float32)
-        dw += dy * yhat
-        db += dy
-        if HAS_RES:
-            tl.store(DRES + at, dh.to(DRES.dtype.element_ty), mask=inb)
-        dx = tl.where(keep, dh * scale, 0.0)
-        if HAS_XB:
-            dxb += dx
-        tl.store(DX + at, dx.to(DX.dtype.element_ty), mask=inb)
+    if STAGES > 1:
+        for i in tl.range(0, rows_per_prog, num_stages=STAGES):
+            dw, db, dxb = _bwd_row(
+                DY, DH_OUT, H, MEAN, RSTD, DX, DRES, rng_ptr, w, dw, db, dxb, row_start + i, n_rows, n_cols,
+                threshold, scale, HAS_DH, HAS_RES, HAS_XB, RMS, ALIGNED, R,
+            )
+    else:  # a plain range: Triton 3.6's interpreter cannot run tl.range over a kernel argument
+        for i in range(rows_per_prog):
+            dw, db, dxb = _bwd_row(
+                DY, DH_OUT, H, MEAN, RSTD, DX, DRES, rng_ptr, w, dw, db, dxb, row_start + i, n_rows, n_cols,
+                threshold, scale, HAS_DH, HAS_RES, HAS_XB, RMS, ALIGNED, R,
+            )
     tl.store(DW + pid * n_cols + cols0, dw, mask=inb)
     tl.store(DB + pid * n_cols + cols0, db, mask=inb)
     if HAS_XB:
@@ -137,12 +169,15 @@ def _num_warps(n_cols: int) -> int:
 
 
 # Backward launch configuration on a GPU. Each program accumulates dW/dB over a contiguous set of rows;
-# BWD_PROGRAMS_PER_SM programs per SM, each prefetching BWD_STAGES rows ahead (cp.async into shared
-# memory; 1 = no prefetch). Neither is tuned on a GPU yet: benchmarks/bench_kernels.py times the
-# fused LayerNorm case at other values of both (rows with a `variant`) so the first GPU run can choose.
-# dropkit.kernels.codegen shows that 2 stages add no registers for bf16 (128 per thread either way).
+# BWD_PROGRAMS_PER_SM programs per SM, each prefetching BWD_STAGES - 1 rows ahead (cp.async into
+# shared memory; 1 = no prefetch, each row waits for its loads). Neither is tuned on a GPU yet:
+# benchmarks/bench_kernels.py times the fused LayerNorm backward at other values (rows with a
+# `variant`) so the first GPU run can choose. Prefetching stays off by default because, compiled for
+# sm_90 by Triton 3.6 (the GPU image's version), 2 stages take the bf16 LayerNorm backward from 128 to
+# 140 registers, so only one 8-warp program fits an SM instead of two (Triton 3.9: 128 either way);
+# see dropkit.kernels.codegen.
 BWD_PROGRAMS_PER_SM = 2
-BWD_STAGES = 2
+BWD_STAGES = 1
 
 
 def _bwd_programs(n_rows: int, device: torch.device) -> int:

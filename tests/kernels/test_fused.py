@@ -409,6 +409,30 @@ def test_cuda_kernels_match_cpu_masks_and_compile(dtype) -> None:
 
 
 @pytest.mark.cuda
+@pytest.mark.parametrize("norm", ["layernorm", "rmsnorm"])
+@pytest.mark.parametrize(("programs_per_sm", "stages"), [(2, 2), (1, 3), (4, 1)])
+def test_cuda_norm_backward_launch_configurations_agree(monkeypatch, norm: str, programs_per_sm: int, stages: int) -> None:
+    from dropkit.kernels import triton_norm
+
+    fn = dropout_add_layer_norm if norm == "layernorm" else dropout_add_rms_norm
+    g = torch.Generator(device="cuda").manual_seed(3)
+    x, res = (torch.randn(333, 256, device="cuda", generator=g, dtype=torch.bfloat16) for _ in range(2))
+    w = torch.randn(256, device="cuda", generator=g).requires_grad_(True)
+    dy, dh = (torch.randn(333, 256, device="cuda", generator=g, dtype=torch.bfloat16) for _ in range(2))
+
+    def grads() -> list[torch.Tensor]:
+        xs = [t.clone().requires_grad_(True) for t in (x, res)]
+        y, h = fn(xs[0], xs[1], w, None, 0.3, stream=PhiloxState(SEED, 7, device="cuda"))
+        return list(torch.autograd.grad((y, h), [*xs, w], (dy, dh)))
+
+    default = grads()
+    monkeypatch.setattr(triton_norm, "BWD_PROGRAMS_PER_SM", programs_per_sm)
+    monkeypatch.setattr(triton_norm, "BWD_STAGES", stages)
+    for got, want in zip(grads(), default):  # dW sums partials in another grouping: rounding only
+        torch.testing.assert_close(got, want, atol=1e-2, rtol=1e-2)
+
+
+@pytest.mark.cuda
 def test_cuda_graph_replay_advances_the_stream() -> None:
     s = PhiloxState(seed=1, device="cuda")
     x = torch.ones(4096, device="cuda")
