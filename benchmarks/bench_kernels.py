@@ -13,7 +13,8 @@ x, residual, y, h forward (4) and dy, dh, h, dx, dresidual backward (5). Bytes k
 measured with ``torch.autograd.graph.saved_tensors_hooks`` (unique storages, summed), not computed.
 
 Order: the fused LayerNorm case first (with its backward at other launch configurations, rows with a
-``variant``), then dropout from the largest size down; the CSV is rewritten atomically after each
+``variant``), then dropout from the largest size down (at the largest size also at other block sizes
+and warp counts); the CSV is rewritten atomically after each
 step, so a run stopped by a time limit keeps what it measured.
 """
 
@@ -52,6 +53,9 @@ COLUMNS = [
 # Backward launch configurations of the fused LayerNorm timed next to the default on a GPU, as
 # (programs per SM, prefetch stages): dropkit/kernels/triton_norm.py's BWD_* are untuned guesses.
 LN_BWD_VARIANTS = ((2, 2), (1, 2), (1, 1), (4, 1))
+# Element-wise kernel launch configurations timed next to the default (2048 elements, 8 warps:
+# dropkit/kernels/triton_elementwise.py's GPU_BLOCK / GPU_NUM_WARPS, untuned) at the largest size.
+DROPOUT_VARIANTS = ((1024, 4), (2048, 4), (4096, 8), (8192, 16))
 P = 0.1
 
 
@@ -65,8 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--providers", default=",".join(PROVIDERS), help="comma list (default: all four)")
     ap.add_argument("--ln-shape", default="32768x4096", help="rows x cols of the fused LayerNorm case (default: 32768x4096)")
     ap.add_argument("--skip-ln", action="store_true", help="skip the fused bias+dropout+residual+LayerNorm case")
-    ap.add_argument("--skip-ln-variants", action="store_true",
-                    help="time the fused LayerNorm backward only at its default launch configuration")
+    ap.add_argument("--skip-variants", action="store_true",
+                    help="time the kernels only at their default launch configurations (no `variant` rows)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, CPU allowed (with TRITON_INTERPRET=1); writes to a temp dir")
     ap.add_argument("--out", default=None, help="CSV path (default: benchmarks/results/<card>/kernels.csv)")
     args = ap.parse_args(argv)
@@ -184,10 +188,38 @@ def run_dropout(args, device, dtypes, modes, providers, env, rows, flush: Callab
                     moved = (4 if mode == "full" else 2) * elt * numel
                     rows.append(_row("dropout", provider, mode, dname, numel, med, p20, p80, moved, kept, env))
                     log.info("%-8s %-14s %-8s %-5s 2^%-2d %8.4f ms", "dropout", provider, mode, dname, numel.bit_length() - 1, med)
+            if numel == sizes[-1] and "dropkit" in cases and not args.skip_variants:
+                # The smoke run checks the code path with one variant (on the CPU it measures nothing).
+                variants = DROPOUT_VARIANTS[:1] if args.smoke else DROPOUT_VARIANTS
+                run_dropout_variants(cases["dropkit"], x, dy, dname, [m for m in modes if m != "forward"], env, rows,
+                                     variants)
             del x, dy
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             flush()
+
+
+def run_dropout_variants(fwd, x, dy, dname, modes, env, rows, variants) -> None:
+    """The dropkit kernel at other block sizes / warp counts (rows with a ``variant``)."""
+    from dropkit.kernels import triton_elementwise as te
+
+    default = (te.GPU_BLOCK, te.GPU_NUM_WARPS)
+    try:
+        for block, warps in variants:
+            te.GPU_BLOCK, te.GPU_NUM_WARPS = block, warps
+            for mode in modes:
+                if mode == "backward":
+                    y = fwd(x)
+                    fn = lambda: torch.autograd.grad(y, x, dy, retain_graph=True)  # noqa: E731
+                else:
+                    fn = lambda: torch.autograd.grad(fwd(x), x, dy)  # noqa: E731
+                med, p20, p80 = bench(fn, x.device)
+                moved = (4 if mode == "full" else 2) * x.element_size() * x.numel()
+                rows.append(_row("dropout", "dropkit", mode, dname, x.numel(), med, p20, p80, moved, float("nan"), env,
+                                 variant=f"block={block},num_warps={warps}"))
+                log.info("dropout  dropkit block=%d warps=%d %-8s %-5s %8.4f ms", block, warps, mode, dname, med)
+    finally:
+        te.GPU_BLOCK, te.GPU_NUM_WARPS = default
 
 
 def run_layer_norm(args, device, modes, providers, env, rows) -> None:
@@ -233,12 +265,12 @@ def run_layer_norm(args, device, modes, providers, env, rows) -> None:
     for provider, fwd in cases.items():
         if provider in providers:
             measure(provider, fwd, "", saved_bytes(lambda: fwd(*params)) / (m * n), modes)
-    if "dropkit" in providers and device.type == "cuda" and not args.skip_ln_variants:
+    if "dropkit" in providers and not args.skip_variants:
         from dropkit.kernels import triton_norm
 
         default = (triton_norm.BWD_PROGRAMS_PER_SM, triton_norm.BWD_STAGES)
         try:
-            for programs, stages in LN_BWD_VARIANTS:
+            for programs, stages in LN_BWD_VARIANTS[:1] if args.smoke else LN_BWD_VARIANTS:
                 triton_norm.BWD_PROGRAMS_PER_SM, triton_norm.BWD_STAGES = programs, stages
                 variant = f"bwd_programs_per_sm={programs},bwd_stages={stages}"
                 measure("dropkit", cases["dropkit"], variant, float("nan"), [m for m in modes if m != "forward"])

@@ -35,8 +35,11 @@ def test_bench_kernels_smoke_measures_zero_mask_bytes(tmp_path: Path) -> None:
     _run("bench_kernels.py", "--smoke", "--dtypes", "bf16", "--modes", "full", "--providers", "torch,dropkit,copy",
          "--out", str(out))
     rows = _rows(out)
-    drop = {(r["provider"], int(r["numel"])): r for r in rows if r["op"] == "dropout"}
+    drop = {(r["provider"], int(r["numel"])): r for r in rows if r["op"] == "dropout" and not r["variant"]}
     assert set(drop) == {(p, n) for p in ("torch", "dropkit", "copy") for n in (1024, 4096)}
+    variants = {(r["op"], r["variant"]) for r in rows if r["variant"]}  # one of each list in a smoke run
+    assert variants == {("dropout", "block=1024,num_warps=4"),
+                        ("bias_dropout_add_layer_norm", "bwd_programs_per_sm=2,bwd_stages=2")}
     for n in (1024, 4096):  # torch keeps a bf16 mask; dropkit a 16-byte [seed, offset] per call
         assert float(drop[("torch", n)]["saved_bytes_per_elem"]) == pytest.approx(2.0)
         assert float(drop[("dropkit", n)]["saved_bytes_per_elem"]) == pytest.approx(16 / n, abs=1e-4)  # 4 decimals
