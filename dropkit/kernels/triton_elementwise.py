@@ -151,8 +151,7 @@ def _dropout_block(
 def _dropout_kernel(
     X, Y, rng_ptr, numel, threshold, scale,
     s1, s2, s3, t0, t1, t2, t3,
-    STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
-    INDEX32: tl.constexpr = False,
+    STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr, INDEX32: tl.constexpr,
 ):
     """``Y[i] = keep_i ? X[i] * scale : 0`` (Y contiguous); ``MASK_ONLY`` writes ``keep`` as uint8.
 
@@ -313,7 +312,7 @@ def _keep_mask(rng: Tensor, numel: int, threshold: int) -> Tensor:
         block = _block()
         wrap_triton(_dropout_kernel)[_grid(numel, block)](
             m, m, rng, numel, threshold, 1.0, 1, 1, 1, 0, 0, 0, 0,
-            STRIDED=0, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0,
+            STRIDED=0, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0, INDEX32=False,
         )
     return m
 

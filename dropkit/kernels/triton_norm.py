@@ -128,7 +128,7 @@ def _bwd_row(
 def _bwd_kernel(
     DY, DH_OUT, H, W, MEAN, RSTD, DX, DRES, DW, DB, DXB, rng_ptr, n_rows, n_cols, rows_per_prog, threshold, scale,
     HAS_DH: tl.constexpr, HAS_RES: tl.constexpr, HAS_XB: tl.constexpr, RMS: tl.constexpr, ALIGNED: tl.constexpr,
-    R: tl.constexpr, STAGES: tl.constexpr = 1,
+    R: tl.constexpr, STAGES: tl.constexpr,
 ):
     """Rows ``[pid * rows_per_prog, (pid + 1) * rows_per_prog)``; ``STAGES > 1`` lets Triton prefetch
     the next rows' ``h``, ``dy`` (and ``dh``) into shared memory while the current row is reduced.
