@@ -5,8 +5,10 @@ Usage (see benchmarks/README.md):
     python benchmarks/bench_dropout_cpu.py --max-log2 20 --repeats 5
 
 Providers: ``torch`` (eager ``F.dropout``), ``torch.compile`` (Inductor's C++ code for ``F.dropout``,
-compiled in the warm-up call), ``dropkit-native``, ``dropkit-portable`` and ``copy`` (``x.clone()``;
-in ``full`` mode two clones, the forward and backward passes' bytes: the memory-bandwidth ceiling).
+compiled in the warm-up call), ``dropkit-native``, ``dropkit-portable``, ``dropkit-portable+compile``
+(the portable path inside ``torch.compile``: Inductor fuses the Philox rounds into one C++ loop; the
+same masks, bit for bit) and ``copy`` (``x.clone()``; in ``full`` mode two clones, the forward and
+backward passes' bytes: the memory-bandwidth ceiling).
 
 Wall-clock medians (and 20th/80th percentiles) of ``--repeats`` calls after one warm-up call, on
 ``torch.get_num_threads()`` threads. Writes ``benchmarks/results/cpu/dropout_cpu.csv`` (long format,
@@ -77,14 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "cpu" / "dropout_cpu.csv"),
                     help="CSV path (default: benchmarks/results/cpu/dropout_cpu.csv)")
     args = ap.parse_args(argv)
-    compiled = torch.compile(lambda x: F.dropout(x, P, training=True))
-    providers = {
-        "torch": lambda x: F.dropout(x, P, training=True),
-        "torch.compile": compiled,
-        "dropkit-native": lambda x: dropout(x, P, backend="native"),
-        "dropkit-portable": lambda x: dropout(x, P, backend="portable"),
-        "copy": lambda x: x.detach().clone(),
-    }
+
+    def make_providers() -> dict:
+        # Fresh compiled functions for every size and dtype: one static-shape graph each, never
+        # recompiled, never past dynamo's cache limit (which would silently run eager code).
+        return {
+            "torch": lambda x: F.dropout(x, P, training=True),
+            "torch.compile": torch.compile(lambda x: F.dropout(x, P, training=True), dynamic=False),
+            "dropkit-native": lambda x: dropout(x, P, backend="native"),
+            "dropkit-portable": lambda x: dropout(x, P, backend="portable"),
+            "dropkit-portable+compile": torch.compile(lambda x: dropout(x, P, backend="portable"), dynamic=False),
+            "copy": lambda x: x.detach().clone(),
+        }
+
     env = {
         "device": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__,
         "git_sha": git_sha() or "unknown", "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             n = 2**k
             x = torch.randn(n, dtype=dtype, requires_grad=True)
             dy = torch.randn(n, dtype=dtype)
-            for name, fwd in providers.items():
+            for name, fwd in make_providers().items():
                 kept = saved_bytes(lambda: fwd(x)) / n
                 for mode in ("forward", "full"):
                     if mode == "forward":

@@ -2,9 +2,16 @@
 
 Same masks and math as :mod:`dropkit.kernels.reference` and the Triton kernels, but written as
 ``torch.autograd.Function`` s that keep only ``rng = [seed, offset]`` (16 bytes per call) instead of
-a mask, and regenerate the mask from it in backward. This is the CPU path of every fused op, the
-``backend="portable"`` path of :func:`dropkit.functional.dropout`, and what ``torch.compile`` traces on
-machines without a GPU (it is plain torch, so dynamo traces it like any other code).
+a mask, and regenerate the mask from it in backward. This is the CPU path of every fused op and the
+``backend="portable"`` path of :func:`dropkit.functional.dropout`.
+
+Under ``torch.compile`` the same math is written as differentiable ops (the references of
+:mod:`dropkit.kernels.reference`) with the mask computed inside an activation-checkpoint region
+(``torch.utils.checkpoint``): Inductor fuses the Philox rounds into its generated loops (4-6x faster
+than the eager path on the CPU), and the partitioner recomputes the mask from ``rng`` in backward.
+Without the region it saved the Philox output words or the mask instead (1-8 bytes per element,
+measured). For ``dropout_linear`` the whole dropped input is recomputed, so only ``x`` is kept.
+The outputs are the same bits as the eager path.
 """
 
 from __future__ import annotations
@@ -12,9 +19,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
-from dropkit.kernels.reference import activation, compute_dtype
-from dropkit.rng import apply_keep_mask
+from dropkit.kernels.reference import (
+    activation,
+    compute_dtype,
+    reference_bias_act_dropout,
+    reference_bias_dropout_add,
+    reference_dropout,
+    reference_dropout_add_norm,
+)
+from dropkit.rng import apply_keep_mask, keep_mask
 
 __all__ = [
     "portable_dropout",
@@ -180,23 +195,61 @@ def _plain_drop(t: Tensor, rng: Tensor, p: float) -> Tensor:
     return _drop(t, p, rng)
 
 
+def _compiling() -> bool:
+    return torch.compiler.is_compiling()
+
+
+@torch.library.custom_op("dropkit::rng_snapshot", mutates_args=())
+def _rng_snapshot(rng: Tensor) -> Tensor:
+    """A copy of ``rng`` that the compile partitioner saves instead of recomputing.
+
+    With a :class:`dropkit.rng.PhiloxState` stream, ``rng`` is a clone of the stream's state, which the
+    call then advances in place. Left to itself, the partitioner recomputed that cheap clone in backward
+    from the state *after* the advance, regenerating the wrong mask; an opaque op's output is saved.
+    """
+    return rng.clone()
+
+
+@_rng_snapshot.register_fake
+def _(rng: Tensor) -> Tensor:
+    return torch.empty_like(rng)
+
+
+def _recomputed_keep(rng: Tensor, like: Tensor, p: float) -> Tensor:
+    """``keep_mask`` for ``like``'s shape, in an activation-checkpoint region (see the module docstring)."""
+    rng = _rng_snapshot(rng)
+    return checkpoint(keep_mask, rng, tuple(like.shape), p, device=like.device, use_reentrant=False)
+
+
 def portable_dropout(x: Tensor, p: float, rng: Tensor) -> Tensor:
+    if _compiling():
+        return reference_dropout(x, p, rng, keep=_recomputed_keep(rng, x, p))
     return _Dropout.apply(x, p, rng)
 
 
 def portable_bias_act_dropout(x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str) -> Tensor:
+    if _compiling():
+        return reference_bias_act_dropout(x, bias, p, rng, act, keep=_recomputed_keep(rng, x, p))
     return _BiasActDropout.apply(x, bias, p, rng, act)
 
 
 def portable_bias_dropout_add(x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
+    if _compiling():
+        return reference_bias_dropout_add(x, bias, residual, p, rng, keep=_recomputed_keep(rng, x, p))
     return _BiasDropoutAdd.apply(x, bias, residual, p, rng)
 
 
 def portable_dropout_add_norm(x, x_bias, residual, weight, bias, p, rng, eps, norm) -> tuple[Tensor, Tensor]:
+    if _compiling():
+        return reference_dropout_add_norm(x, residual, weight, bias, p, rng, eps=eps, norm=norm, x_bias=x_bias,
+                                          keep=_recomputed_keep(rng, x, p))
     return _DropoutAddNorm.apply(x, x_bias, residual, weight, bias, p, rng, eps, norm)
 
 
 def portable_dropout_linear(x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor, dropout_fn=None):
+    if dropout_fn is None and _compiling():  # the dropped input is recomputed from x: only x is kept
+        dropped = checkpoint(reference_dropout, x, p, _rng_snapshot(rng), use_reentrant=False)
+        return F.linear(dropped, weight, bias)
     if dropout_fn is None:
 
         def dropout_fn(t: Tensor, r: Tensor) -> Tensor:

@@ -45,31 +45,41 @@ def activation(v: Tensor, name: str) -> Tensor:
     return v
 
 
-def _drop(v: Tensor, p: float, rng: Tensor) -> Tensor:
-    """Apply the counter-based mask to a compute-dtype tensor ``v`` (logical row-major indexing)."""
-    keep = keep_mask(rng, v.shape, p, device=v.device)
+def _drop(v: Tensor, p: float, rng: Tensor, keep: Tensor | None = None) -> Tensor:
+    """Apply the counter-based mask (``keep``, or replayed from ``rng``) to a compute-dtype tensor ``v``."""
+    if keep is None:
+        keep = keep_mask(rng, v.shape, p, device=v.device)
     return torch.where(keep, v * keep_scale(p), torch.zeros((), dtype=v.dtype, device=v.device))
 
 
-def reference_dropout(x: Tensor, p: float, rng: Tensor) -> Tensor:
+# Every reference function takes ``keep``: the boolean mask of ``x``'s shape when it is already known
+# (default: None, replayed from ``rng``); the portable path under torch.compile passes one computed in
+# an activation-checkpoint region (see dropkit.kernels.portable).
+
+
+def reference_dropout(x: Tensor, p: float, rng: Tensor, *, keep: Tensor | None = None) -> Tensor:
     """``dropout(x)`` with the mask of ``rng``."""
-    return _drop(x.to(compute_dtype(x.dtype)), p, rng).to(x.dtype)
+    return _drop(x.to(compute_dtype(x.dtype)), p, rng, keep).to(x.dtype)
 
 
-def reference_bias_act_dropout(x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str = "relu") -> Tensor:
+def reference_bias_act_dropout(
+    x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str = "relu", *, keep: Tensor | None = None
+) -> Tensor:
     """``dropout(act(x + bias))``; ``bias`` has shape ``(x.shape[-1],)`` or is None."""
     v = x.to(compute_dtype(x.dtype))
     if bias is not None:
         v = v + bias.to(v.dtype)
-    return _drop(activation(v, act), p, rng).to(x.dtype)
+    return _drop(activation(v, act), p, rng, keep).to(x.dtype)
 
 
-def reference_bias_dropout_add(x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
+def reference_bias_dropout_add(
+    x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor, *, keep: Tensor | None = None
+) -> Tensor:
     """``residual + dropout(x + bias)``."""
     v = x.to(compute_dtype(x.dtype))
     if bias is not None:
         v = v + bias.to(v.dtype)
-    return (residual.to(v.dtype) + _drop(v, p, rng)).to(x.dtype)
+    return (residual.to(v.dtype) + _drop(v, p, rng, keep)).to(x.dtype)
 
 
 def reference_dropout_add_norm(
@@ -83,13 +93,14 @@ def reference_dropout_add_norm(
     eps: float = 1e-5,
     norm: str = "layernorm",
     x_bias: Tensor | None = None,
+    keep: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``h = residual + dropout(x + x_bias)``; returns ``(norm(h) * weight + bias, h)``."""
     cd = compute_dtype(x.dtype)
     v = x.to(cd)
     if x_bias is not None:
         v = v + x_bias.to(cd)
-    h = _drop(v, p, rng)
+    h = _drop(v, p, rng, keep)
     if residual is not None:
         h = h + residual.to(cd)
     n = x.shape[-1]

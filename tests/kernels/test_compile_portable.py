@@ -1,0 +1,79 @@
+"""The portable (CPU) path under ``torch.compile`` with Inductor: same masks, a correct backward mask,
+and nothing but the 16-byte seed kept for backward (no mask, no Philox words).
+
+Inductor fuses the Philox rounds into its C++ loops; the mask is computed in an activation-checkpoint
+region so the partitioner recomputes it in backward. These tests compile with Inductor (a few seconds
+each) because the saving decisions are the min-cut partitioner's, which ``aot_eager`` does not run.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dropkit.functional import bias_dropout_add, dropout, dropout_add_layer_norm, dropout_linear
+from dropkit.rng import PhiloxState
+
+pytestmark = pytest.mark.xdist_group("compile-portable")
+
+
+def _saved(fn) -> list[tuple[torch.dtype, int]]:
+    """(dtype, bytes) of each storage autograd keeps while ``fn`` runs."""
+    storages: dict[int, tuple[torch.dtype, int]] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        s = t.untyped_storage()
+        storages[s.data_ptr()] = (t.dtype, s.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sorted(storages.values(), key=lambda v: -v[1])
+
+
+@pytest.mark.parametrize("with_stream", [True, False])
+def test_compiled_dropout_keeps_only_the_seed_and_replays_its_mask(with_stream: bool) -> None:
+    x = torch.randn(96, 160, requires_grad=True)
+
+    def f(t: torch.Tensor, s: PhiloxState) -> torch.Tensor:
+        return dropout(t, 0.3, backend="portable", stream=s if with_stream else None)
+
+    compiled = torch.compile(f, dynamic=False)
+    outs = []
+    for fn in (f, compiled):
+        torch.manual_seed(11)
+        y = fn(x, PhiloxState(seed=5))
+        (g,) = torch.autograd.grad(y.sum(), [x])
+        # The backward regenerates the forward's mask (a stream's state is advanced in place by the
+        # forward; the backward must not read the advanced state).
+        assert torch.equal(g != 0, y != 0)
+        outs.append(y)
+    assert torch.equal(outs[0], outs[1])
+    torch.manual_seed(11)
+    assert _saved(lambda: compiled(x, PhiloxState(seed=5))) == [(torch.int64, 16)]
+
+
+def test_compiled_fused_ops_keep_what_the_eager_ones_keep() -> None:
+    m, n = 64, 96
+    x, res = torch.randn(m, n, requires_grad=True), torch.randn(m, n, requires_grad=True)
+    w, b = torch.randn(n, requires_grad=True), torch.randn(n, requires_grad=True)
+    weight = torch.randn(32, n, requires_grad=True)
+    cases = {
+        "bias_dropout_add": lambda t, s: bias_dropout_add(t, b, res, 0.2, stream=s),
+        "dropout_add_layer_norm": lambda t, s: dropout_add_layer_norm(t, res, w, b, 0.2, stream=s)[0],
+        "dropout_linear": lambda t, s: dropout_linear(t, weight, None, 0.2, stream=s),
+    }
+    for name, f in cases.items():
+        compiled = torch.compile(f, dynamic=False)
+        eager_y = f(x, PhiloxState(seed=9))
+        compiled_y = compiled(x, PhiloxState(seed=9))
+        torch.testing.assert_close(compiled_y, eager_y, atol=1e-5, rtol=1e-5, msg=name)
+        eager_g = torch.autograd.grad(f(x, PhiloxState(seed=9)).sum(), [x])[0]
+        compiled_g = torch.autograd.grad(compiled(x, PhiloxState(seed=9)).sum(), [x])[0]
+        torch.testing.assert_close(compiled_g, eager_g, atol=1e-5, rtol=1e-5, msg=name)
+        kept_eager = _saved(lambda: f(x, PhiloxState(seed=9)))
+        kept_compiled = _saved(lambda: compiled(x, PhiloxState(seed=9)))
+        # No mask (bool / 1 byte per element) and no Philox words in either; dropout_linear keeps x
+        # and the weight, never the dropped copy of x.
+        assert not any(dtype in (torch.bool, torch.int32, torch.int16) for dtype, _ in kept_compiled), name
+        assert sum(nb for _, nb in kept_compiled) <= sum(nb for _, nb in kept_eager) + 4 * m * 4, (name, kept_compiled)
