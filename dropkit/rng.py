@@ -56,6 +56,7 @@ __all__ = [
     "keep_mask",
     "apply_keep_mask",
     "seed_from_generator",
+    "rng_snapshot",
     "make_rng",
     "PhiloxState",
     "stream_for",
@@ -264,6 +265,24 @@ def _compare_lanes(rng: Tensor, numel: int, p: float, dtype: torch.dtype, device
     else:  # r < t  <=>  r - 2**15 < t - 2**15, with t - 2**15 in [-2**15, 2**15)
         torch.lt(lanes, threshold - (1 << 15), out=keep)
     return keep.reshape(-1)[:numel]
+
+
+@torch.library.custom_op("dropkit::rng_snapshot", mutates_args=())
+def rng_snapshot(rng: Tensor) -> Tensor:
+    """A copy of ``rng`` that ``torch.compile``'s partitioner keeps for backward instead of recomputing.
+
+    With a :class:`PhiloxState` stream, ``rng`` is a clone of the stream's state, which the same call
+    then advances in place. Left to itself, the partitioner may recompute that cheap clone in backward
+    from the state *after* the advance and regenerate a different mask (seen with the portable path);
+    the output of an opaque op is saved instead. The dropout entry points apply it under
+    ``torch.compile``; in eager mode it is not needed.
+    """
+    return rng.clone()
+
+
+@rng_snapshot.register_fake
+def _(rng: Tensor) -> Tensor:
+    return torch.empty_like(rng)
 
 
 def seed_from_generator(

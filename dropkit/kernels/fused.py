@@ -33,7 +33,7 @@ from torch import Tensor
 from dropkit._validation import check_choice, check_floating, check_probability
 from dropkit.kernels import portable
 from dropkit.kernels.reference import ACTIVATIONS
-from dropkit.rng import PhiloxState, keep_mask, keep_scale, keep_threshold, seed_from_generator
+from dropkit.rng import PhiloxState, keep_mask, keep_scale, keep_threshold, rng_snapshot, seed_from_generator
 
 __all__ = [
     "BACKENDS",
@@ -93,7 +93,9 @@ def next_rng(x: Tensor, numel: int, generator: torch.Generator | None, stream: P
     if stream is not None:
         if not isinstance(stream, PhiloxState):
             raise TypeError(f"stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
-        return stream.next(numel).to(x.device)
+        rng = stream.next(numel).to(x.device)
+        # Under compile, keep the pre-advance value for backward (see dropkit.rng.rng_snapshot).
+        return rng_snapshot(rng) if torch.compiler.is_compiling() else rng
     return seed_from_generator(generator, x.device)
 
 

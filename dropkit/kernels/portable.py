@@ -29,7 +29,7 @@ from dropkit.kernels.reference import (
     reference_dropout,
     reference_dropout_add_norm,
 )
-from dropkit.rng import apply_keep_mask, keep_mask
+from dropkit.rng import apply_keep_mask, keep_mask, rng_snapshot
 
 __all__ = [
     "portable_dropout",
@@ -199,25 +199,9 @@ def _compiling() -> bool:
     return torch.compiler.is_compiling()
 
 
-@torch.library.custom_op("dropkit::rng_snapshot", mutates_args=())
-def _rng_snapshot(rng: Tensor) -> Tensor:
-    """A copy of ``rng`` that the compile partitioner saves instead of recomputing.
-
-    With a :class:`dropkit.rng.PhiloxState` stream, ``rng`` is a clone of the stream's state, which the
-    call then advances in place. Left to itself, the partitioner recomputed that cheap clone in backward
-    from the state *after* the advance, regenerating the wrong mask; an opaque op's output is saved.
-    """
-    return rng.clone()
-
-
-@_rng_snapshot.register_fake
-def _(rng: Tensor) -> Tensor:
-    return torch.empty_like(rng)
-
-
 def _recomputed_keep(rng: Tensor, like: Tensor, p: float) -> Tensor:
     """``keep_mask`` for ``like``'s shape, in an activation-checkpoint region (see the module docstring)."""
-    rng = _rng_snapshot(rng)
+    rng = rng_snapshot(rng)
     return checkpoint(keep_mask, rng, tuple(like.shape), p, device=like.device, use_reentrant=False)
 
 
@@ -248,7 +232,7 @@ def portable_dropout_add_norm(x, x_bias, residual, weight, bias, p, rng, eps, no
 
 def portable_dropout_linear(x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor, dropout_fn=None):
     if dropout_fn is None and _compiling():  # the dropped input is recomputed from x: only x is kept
-        dropped = checkpoint(reference_dropout, x, p, _rng_snapshot(rng), use_reentrant=False)
+        dropped = checkpoint(reference_dropout, x, p, rng_snapshot(rng), use_reentrant=False)
         return F.linear(dropped, weight, bias)
     if dropout_fn is None:
 

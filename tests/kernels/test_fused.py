@@ -433,6 +433,19 @@ def test_cuda_norm_backward_launch_configurations_agree(monkeypatch, norm: str, 
 
 
 @pytest.mark.cuda
+def test_cuda_compiled_backward_replays_the_forward_mask_of_a_stream() -> None:
+    # The stream's state is advanced in place by the forward; the compiled backward must regenerate the
+    # forward's mask, not the one of the advanced state (dropkit.rng.rng_snapshot).
+    x = torch.randn(512, 384, device="cuda", requires_grad=True)
+    s = PhiloxState(seed=21, device="cuda")
+    f = torch.compile(lambda t: dropout(t, 0.3, stream=s), fullgraph=True)
+    for _ in range(2):
+        y = f(x)
+        (g,) = torch.autograd.grad(y.sum(), [x])
+        assert torch.equal(g != 0, y != 0)
+
+
+@pytest.mark.cuda
 def test_cuda_graph_replay_advances_the_stream() -> None:
     s = PhiloxState(seed=1, device="cuda")
     x = torch.ones(4096, device="cuda")
