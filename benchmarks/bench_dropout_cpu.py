@@ -5,7 +5,8 @@ Usage (see benchmarks/README.md):
     python benchmarks/bench_dropout_cpu.py --max-log2 20 --repeats 5
 
 Providers: ``torch`` (eager ``F.dropout``), ``torch.compile`` (Inductor's C++ code for ``F.dropout``,
-compiled in the warm-up call), ``dropkit-native``, ``dropkit-portable``, ``dropkit-portable+compile``
+compiled in the warm-up call), ``dropkit-native``, ``dropkit-native+compile``, ``dropkit-portable``,
+``dropkit-portable+compile``
 (the portable path inside ``torch.compile``: Inductor fuses the Philox rounds into one C++ loop; the
 same masks, bit for bit) and ``copy`` (``x.clone()``; in ``full`` mode two clones, the forward and
 backward passes' bytes: the memory-bandwidth ceiling).
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": lambda x: F.dropout(x, P, training=True),
             "torch.compile": torch.compile(lambda x: F.dropout(x, P, training=True), dynamic=False),
             "dropkit-native": lambda x: dropout(x, P, backend="native"),
+            "dropkit-native+compile": torch.compile(lambda x: dropout(x, P, backend="native"), dynamic=False),
             "dropkit-portable": lambda x: dropout(x, P, backend="portable"),
             "dropkit-portable+compile": torch.compile(lambda x: dropout(x, P, backend="portable"), dynamic=False),
             "copy": lambda x: x.detach().clone(),

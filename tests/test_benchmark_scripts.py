@@ -54,7 +54,8 @@ def test_bench_dropout_cpu_has_every_provider(tmp_path: Path) -> None:
          "--out", str(out))
     rows = _rows(out)
     kept = {(r["provider"], r["mode"]): float(r["saved_bytes_per_elem"]) for r in rows}
-    providers = {"torch", "torch.compile", "dropkit-native", "dropkit-portable", "dropkit-portable+compile", "copy"}
+    providers = {"torch", "torch.compile", "dropkit-native", "dropkit-native+compile", "dropkit-portable",
+                 "dropkit-portable+compile", "copy"}
     assert set(kept) == {(p, m) for p in providers for m in ("forward", "full")}
     assert kept[("torch", "full")] == 4.0 and kept[("dropkit-native", "full")] == 1.0
     assert kept[("copy", "full")] == 0.0
