@@ -1,9 +1,12 @@
-"""The portable (CPU) path under ``torch.compile`` with Inductor: same masks, a correct backward mask,
-and nothing but the 16-byte seed kept for backward (no mask, no Philox words).
+"""Dropout on the CPU under ``torch.compile`` with Inductor.
 
-Inductor fuses the Philox rounds into its C++ loops; the mask is computed in an activation-checkpoint
-region so the partitioner recomputes it in backward. These tests compile with Inductor (a few seconds
-each) because the saving decisions are the min-cut partitioner's, which ``aot_eager`` does not run.
+The portable path: the same masks, a correct backward mask, and nothing but the 16-byte seed kept for
+backward (no mask, no Philox words); Inductor fuses the Philox rounds into its C++ loops and the mask
+is computed in an activation-checkpoint region so the partitioner recomputes it in backward. The
+native path: the masks and gradients of eager code, bit for bit (its random words come from torch's
+generator through an opaque op, not from Inductor's own generator). These tests compile with Inductor
+(a few seconds each) because the saving decisions are the min-cut partitioner's, which ``aot_eager``
+does not run.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch
 from dropkit.functional import bias_dropout_add, dropout, dropout_add_layer_norm, dropout_linear
 from dropkit.rng import PhiloxState
 
-pytestmark = pytest.mark.xdist_group("compile-portable")
+pytestmark = pytest.mark.xdist_group("compile-cpu")
 
 
 def _saved(fn) -> list[tuple[torch.dtype, int]]:
@@ -77,3 +80,21 @@ def test_compiled_fused_ops_keep_what_the_eager_ones_keep() -> None:
         # and the weight, never the dropped copy of x.
         assert not any(dtype in (torch.bool, torch.int32, torch.int16) for dtype, _ in kept_compiled), name
         assert sum(nb for _, nb in kept_compiled) <= sum(nb for _, nb in kept_eager) + 4 * m * 4, (name, kept_compiled)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])  # 16-bit and 8-bit lanes
+def test_compiled_native_dropout_draws_the_eager_masks(p: float) -> None:
+    x = torch.randn(80, 130, requires_grad=True)
+    dy = torch.randn(80, 130)
+    compiled = torch.compile(lambda t: dropout(t, p, backend="native"), dynamic=False)
+    results = []
+    for fn in (lambda t: dropout(t, p, backend="native"), compiled):
+        torch.manual_seed(4)
+        y = fn(x)
+        (g,) = torch.autograd.grad(y, [x], dy)
+        results.append((y, g))
+    (y_eager, g_eager), (y_compiled, g_compiled) = results
+    assert torch.equal(y_compiled, y_eager) and torch.equal(g_compiled, g_eager)
+    # Still one byte per element at most: the mask or the words it came from, never a float mask.
+    torch.manual_seed(4)
+    assert sum(nb for _, nb in _saved(lambda: compiled(x))) <= x.numel()
