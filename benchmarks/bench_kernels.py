@@ -193,7 +193,7 @@ def run_dropout(args, device, dtypes, modes, providers, env, rows, flush: Callab
                 variants = DROPOUT_VARIANTS[:1] if args.smoke else DROPOUT_VARIANTS
                 run_dropout_variants(cases["dropkit"], x, dy, dname, [m for m in modes if m != "forward"], env, rows,
                                      variants)
-            del x, dy
+            x = dy = None  # free the large tensors before the next size
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             flush()

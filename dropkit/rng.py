@@ -245,7 +245,7 @@ def apply_keep_mask(x: Tensor, rng: Tensor, p: float) -> Tensor:
     return y.view(x.dtype).mul_(keep_scale(p)).reshape(x.shape)
 
 
-_SAME_WIDTH_INT = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+_SAME_WIDTH_INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 def _numel(shape: tuple[int, ...]) -> int:

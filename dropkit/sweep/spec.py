@@ -138,7 +138,7 @@ def parse_sweep(data: Any, *, default_name: str = "sweep") -> SweepSpec:
         if key not in _TOP_KEYS:
             hint = closest_name_hint(str(key), _TOP_KEYS)
             if not hint and str(key).replace("-", "_") in config_keys():
-                hint = f" (config keys go under 'base:' or 'grid:')"
+                hint = " (config keys go under 'base:' or 'grid:')"
             raise ValueError(f"{where}: unknown key {key!r}{hint}; allowed: {', '.join(_TOP_KEYS)}")
     if "grid" not in data and "random" not in data:
         raise ValueError(f"{where}: needs a 'grid:' and/or a 'random:' section, got neither")

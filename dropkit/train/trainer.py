@@ -226,7 +226,7 @@ def train_run(
         return wall_offset + time.perf_counter() - start
 
     def do_eval(p_measured: float | None, rate: float) -> dict[str, Any]:
-        nonlocal running_sum, running_n, last_row
+        nonlocal running_n, last_row  # running_sum is zeroed in place
         # DDP: each rank evaluates its share of the rows; the sums are all-reduced.
         train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist) if n_sub else (float("nan"),) * 2
         test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)

@@ -14,7 +14,6 @@ on the un-replicated batch and only the rest is replicated.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
