@@ -49,6 +49,33 @@ def _block_keep(rng_ptr, pid, threshold, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def _half_bits(wa, wb, lane):
+    """16 random bits of lane ``lane`` (0..3) of the word pair ``(wa, wb)``, as int32."""
+    w = tl.where(lane < 2, wa, wb)
+    return ((w >> ((lane % 2) * 16).to(tl.uint32)) & 0xFFFF).to(tl.int32)
+
+
+@triton.jit
+def _block_keep_halves(rng_ptr, pid, threshold, BLOCK: tl.constexpr):
+    """:func:`_block_keep` as two ``(BLOCK//8, 4)`` halves: lanes 0-3 (words 0, 1) and 4-7 (words 2, 3).
+
+    For 32-bit data a tile row of 8 elements is two 128-bit accesses, and Triton spreads a ``(., 8)``
+    row over two threads that would each compute the row's Philox call; with ``(., 4)`` halves one
+    thread holds the whole row and makes the call once (``dropkit.kernels.codegen`` counts it).
+    """
+    seed = tl.load(rng_ptr)
+    offset = tl.load(rng_ptr + 1)
+    rows = tl.arange(0, BLOCK // 8)
+    lanes = tl.arange(0, 4)
+    first_call = pid.to(tl.int64) * (BLOCK // 8)
+    idx_lo = (first_call + rows.to(tl.int64))[:, None] * 8 + lanes[None, :]
+    r0, r1, r2, r3 = tl.randint4x(seed, offset + first_call + rows.to(tl.int64))
+    keep_lo = _half_bits(r0[:, None], r1[:, None], lanes[None, :]) < threshold
+    keep_hi = _half_bits(r2[:, None], r3[:, None], lanes[None, :]) < threshold
+    return idx_lo, keep_lo, idx_lo + 4, keep_hi
+
+
+@triton.jit
 def _strided(idx, s1, s2, s3, t0, t1, t2, t3):
     """Memory offset of logical (row-major) index ``idx`` in a 4-D tensor with sizes (., s1, s2, s3)."""
     i3 = idx % s3
@@ -152,6 +179,7 @@ def _dropout_kernel(
     X, Y, rng_ptr, numel, threshold, scale,
     s1, s2, s3, t0, t1, t2, t3,
     STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr, INDEX32: tl.constexpr,
+    HALVES: tl.constexpr,
 ):
     """``Y[i] = keep_i ? X[i] * scale : 0`` (Y contiguous); ``MASK_ONLY`` writes ``keep`` as uint8.
 
@@ -159,13 +187,22 @@ def _dropout_kernel(
     takes it and the last block the masked one. ``STRIDED``/``INDEX32``: see :func:`_source_offsets`.
     """
     pid = tl.program_id(0)
-    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
-    if MASK_ONLY:
-        tl.store(Y + idx, keep.to(tl.uint8), mask=idx < numel)
-    elif EVEN or _full_block(pid, numel, BLOCK):
-        _dropout_block(X, Y, idx, keep, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, INDEX32, BLOCK, False)
+    if HALVES:  # contiguous 32-bit data: see _block_keep_halves
+        idx_lo, keep_lo, idx_hi, keep_hi = _block_keep_halves(rng_ptr, pid, threshold, BLOCK)
+        if EVEN or _full_block(pid, numel, BLOCK):
+            _dropout_block(X, Y, idx_lo, keep_lo, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, 0, False, BLOCK, False)
+            _dropout_block(X, Y, idx_hi, keep_hi, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, 0, False, BLOCK, False)
+        else:
+            _dropout_block(X, Y, idx_lo, keep_lo, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, 0, False, BLOCK, True)
+            _dropout_block(X, Y, idx_hi, keep_hi, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, 0, False, BLOCK, True)
     else:
-        _dropout_block(X, Y, idx, keep, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, INDEX32, BLOCK, True)
+        idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+        if MASK_ONLY:
+            tl.store(Y + idx, keep.to(tl.uint8), mask=idx < numel)
+        elif EVEN or _full_block(pid, numel, BLOCK):
+            _dropout_block(X, Y, idx, keep, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, INDEX32, BLOCK, False)
+        else:
+            _dropout_block(X, Y, idx, keep, pid, numel, scale, s1, s2, s3, t0, t1, t2, t3, STRIDED, INDEX32, BLOCK, True)
 
 
 @triton.jit
@@ -287,7 +324,7 @@ def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tens
         x, y, rng, x.numel(), threshold, scale,
         sizes[1], sizes[2], sizes[3], strides[0], strides[1], strides[2], strides[3],
         STRIDED=mode, MASK_ONLY=False, BLOCK=block, EVEN=x.numel() % block == 0, INDEX32=index32,
-        num_warps=GPU_NUM_WARPS,
+        HALVES=layout is None and x.element_size() == 4, num_warps=GPU_NUM_WARPS,
     )
     return y
 
@@ -312,7 +349,7 @@ def _keep_mask(rng: Tensor, numel: int, threshold: int) -> Tensor:
         block = _block()
         wrap_triton(_dropout_kernel)[_grid(numel, block)](
             m, m, rng, numel, threshold, 1.0, 1, 1, 1, 0, 0, 0, 0,
-            STRIDED=0, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0, INDEX32=False,
+            STRIDED=0, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0, INDEX32=False, HALVES=False,
         )
     return m
 
