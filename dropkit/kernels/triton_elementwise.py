@@ -225,14 +225,26 @@ def _bias_act_dropout_block(
 def _bias_act_dropout_kernel(
     X, B, R, Y, rng_ptr, numel, n_cols, threshold, scale,
     HAS_BIAS: tl.constexpr, ACT: tl.constexpr, HAS_RES: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
+    HALVES: tl.constexpr,
 ):
-    """``Y = [R +] dropout(act(X + B))`` on contiguous ``X``/``R`` with ``B`` broadcast over rows."""
+    """``Y = [R +] dropout(act(X + B))`` on contiguous ``X``/``R`` with ``B`` broadcast over rows.
+    ``HALVES`` (32-bit data): see :func:`_block_keep_halves`."""
     pid = tl.program_id(0)
-    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
-    if EVEN or _full_block(pid, numel, BLOCK):
-        _bias_act_dropout_block(X, B, R, Y, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, False)
+    full = EVEN or _full_block(pid, numel, BLOCK)
+    if HALVES:
+        idx_lo, keep_lo, idx_hi, keep_hi = _block_keep_halves(rng_ptr, pid, threshold, BLOCK)
+        if full:
+            _bias_act_dropout_block(X, B, R, Y, idx_lo, keep_lo, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, False)
+            _bias_act_dropout_block(X, B, R, Y, idx_hi, keep_hi, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, False)
+        else:
+            _bias_act_dropout_block(X, B, R, Y, idx_lo, keep_lo, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, True)
+            _bias_act_dropout_block(X, B, R, Y, idx_hi, keep_hi, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, True)
     else:
-        _bias_act_dropout_block(X, B, R, Y, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, True)
+        idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+        if full:
+            _bias_act_dropout_block(X, B, R, Y, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, False)
+        else:
+            _bias_act_dropout_block(X, B, R, Y, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, HAS_RES, True)
 
 
 @triton.jit
@@ -252,15 +264,25 @@ def _bias_act_dropout_bwd_block(
 @triton.jit
 def _bias_act_dropout_bwd_kernel(
     DY, X, B, DX, rng_ptr, numel, n_cols, threshold, scale,
-    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
+    HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr, HALVES: tl.constexpr,
 ):
     """``DX = keep * scale * DY * act'(X + B)``; the mask is regenerated, ``X`` is re-read."""
     pid = tl.program_id(0)
-    idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
-    if EVEN or _full_block(pid, numel, BLOCK):
-        _bias_act_dropout_bwd_block(DY, X, B, DX, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, False)
+    full = EVEN or _full_block(pid, numel, BLOCK)
+    if HALVES:
+        idx_lo, keep_lo, idx_hi, keep_hi = _block_keep_halves(rng_ptr, pid, threshold, BLOCK)
+        if full:
+            _bias_act_dropout_bwd_block(DY, X, B, DX, idx_lo, keep_lo, numel, n_cols, scale, HAS_BIAS, ACT, False)
+            _bias_act_dropout_bwd_block(DY, X, B, DX, idx_hi, keep_hi, numel, n_cols, scale, HAS_BIAS, ACT, False)
+        else:
+            _bias_act_dropout_bwd_block(DY, X, B, DX, idx_lo, keep_lo, numel, n_cols, scale, HAS_BIAS, ACT, True)
+            _bias_act_dropout_bwd_block(DY, X, B, DX, idx_hi, keep_hi, numel, n_cols, scale, HAS_BIAS, ACT, True)
     else:
-        _bias_act_dropout_bwd_block(DY, X, B, DX, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, True)
+        idx, keep = _block_keep(rng_ptr, pid, threshold, BLOCK)
+        if full:
+            _bias_act_dropout_bwd_block(DY, X, B, DX, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, False)
+        else:
+            _bias_act_dropout_bwd_block(DY, X, B, DX, idx, keep, numel, n_cols, scale, HAS_BIAS, ACT, True)
 
 
 # Launcher. BLOCK = 2048 elements (256 Philox calls) per program, 8 warps: the size the Triton
@@ -365,7 +387,7 @@ def _bias_act_dropout(
             x, x if bias is None else bias, x if residual is None else residual, y, rng,
             x.numel(), x.shape[-1], threshold, scale,
             HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None, BLOCK=block,
-            EVEN=x.numel() % block == 0, num_warps=GPU_NUM_WARPS,
+            EVEN=x.numel() % block == 0, HALVES=x.element_size() == 4, num_warps=GPU_NUM_WARPS,
         )
     return y
 
@@ -379,7 +401,8 @@ def _bias_act_dropout_bwd(
         block = _block()
         wrap_triton(_bias_act_dropout_bwd_kernel)[_grid(x.numel(), block)](
             dy, x, x if bias is None else bias, dx, rng, x.numel(), x.shape[-1], threshold, scale,
-            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, EVEN=x.numel() % block == 0, num_warps=GPU_NUM_WARPS,
+            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, EVEN=x.numel() % block == 0,
+            HALVES=x.element_size() == 4, num_warps=GPU_NUM_WARPS,
         )
     return dx
 
