@@ -35,15 +35,21 @@ def _lane_bits(r0, r1, r2, r3, lane):
 
 
 @triton.jit
-def _block_keep(rng_ptr, pid, threshold, BLOCK: tl.constexpr):
-    """Logical indices ``(BLOCK//8, 8)`` of block ``pid`` and their keep decisions."""
+def _block_calls(rng_ptr, pid, BLOCK: tl.constexpr):
+    """The ``BLOCK // 8`` Philox calls of block ``pid``: their (int64) call numbers and four words."""
     seed = tl.load(rng_ptr)
     offset = tl.load(rng_ptr + 1)
-    rows = tl.arange(0, BLOCK // 8)
+    calls = pid.to(tl.int64) * (BLOCK // 8) + tl.arange(0, BLOCK // 8).to(tl.int64)
+    r0, r1, r2, r3 = tl.randint4x(seed, offset + calls)
+    return calls, r0, r1, r2, r3
+
+
+@triton.jit
+def _block_keep(rng_ptr, pid, threshold, BLOCK: tl.constexpr):
+    """Logical indices ``(BLOCK//8, 8)`` of block ``pid`` and their keep decisions."""
+    calls, r0, r1, r2, r3 = _block_calls(rng_ptr, pid, BLOCK)
     lanes = tl.arange(0, 8)
-    first_call = pid.to(tl.int64) * (BLOCK // 8)
-    idx = (first_call + rows.to(tl.int64))[:, None] * 8 + lanes[None, :]
-    r0, r1, r2, r3 = tl.randint4x(seed, offset + first_call + rows.to(tl.int64))
+    idx = calls[:, None] * 8 + lanes[None, :]
     bits = _lane_bits(r0[:, None], r1[:, None], r2[:, None], r3[:, None], lanes[None, :])
     return idx, bits < threshold
 
@@ -63,13 +69,9 @@ def _block_keep_halves(rng_ptr, pid, threshold, BLOCK: tl.constexpr):
     row over two threads that would each compute the row's Philox call; with ``(., 4)`` halves one
     thread holds the whole row and makes the call once (``dropkit.kernels.codegen`` counts it).
     """
-    seed = tl.load(rng_ptr)
-    offset = tl.load(rng_ptr + 1)
-    rows = tl.arange(0, BLOCK // 8)
+    calls, r0, r1, r2, r3 = _block_calls(rng_ptr, pid, BLOCK)
     lanes = tl.arange(0, 4)
-    first_call = pid.to(tl.int64) * (BLOCK // 8)
-    idx_lo = (first_call + rows.to(tl.int64))[:, None] * 8 + lanes[None, :]
-    r0, r1, r2, r3 = tl.randint4x(seed, offset + first_call + rows.to(tl.int64))
+    idx_lo = calls[:, None] * 8 + lanes[None, :]
     keep_lo = _half_bits(r0[:, None], r1[:, None], lanes[None, :]) < threshold
     keep_hi = _half_bits(r2[:, None], r3[:, None], lanes[None, :]) < threshold
     return idx_lo, keep_lo, idx_lo + 4, keep_hi
