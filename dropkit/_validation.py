@@ -39,9 +39,13 @@ def check_probability(where: str, name: str, value: object, *, allow_one: bool =
             value = float(value.item())
         else:
             raise TypeError(f"{where}: {name} must be a float, got {type(value).__name__}")
-    value = float(value)
+    if not isinstance(value, float):
+        value = float(value)
+    # Comparisons only (no float() of a float, no math.isnan): under torch.compile a rate that changed
+    # between calls (a scheduled rate) is traced as a symbolic float, for which those break the graph
+    # (an error with fullgraph=True) while comparisons become guards that hold for every valid rate.
     upper_ok = value <= 1.0 if allow_one else value < 1.0
-    if math.isnan(value) or value < 0.0 or not upper_ok:
+    if not (value >= 0.0 and upper_ok):  # False for nan too
         interval = "[0, 1]" if allow_one else "[0, 1)"
         raise ValueError(f"{where}: {name} must be in {interval}, got {value:g}")
     return value

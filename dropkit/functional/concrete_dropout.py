@@ -27,6 +27,7 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
+from dropkit._random import generator_kwargs
 from dropkit._validation import check_floating, check_non_negative, check_positive, check_positive_int
 
 __all__ = ["concrete_dropout", "concrete_dropout_regularizer"]
@@ -92,7 +93,7 @@ def concrete_dropout(
     check_positive(where, "eps", eps)
     if not training:
         return x
-    u = torch.rand(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+    u = torch.rand(x.shape, dtype=x.dtype, device=x.device, **generator_kwargs(generator))
     p_logit = torch.log(p) - torch.log1p(-p)
     noise_logit = torch.log(u + eps) - torch.log(1.0 - u + eps)
     drop = torch.sigmoid((p_logit + noise_logit) / t)

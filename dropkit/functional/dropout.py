@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from dropkit._random import generator_kwargs
 from dropkit._validation import check_choice, check_floating, check_probability, normalize_dims
 from dropkit.kernels.fused import TRITON_DTYPES, counter_dropout, next_rng, resolve_backend, triton_available
 from dropkit.functional.native_mask import masked_scale
@@ -41,9 +42,16 @@ def bernoulli_keep_mask(
     like: Tensor,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Return a {0, 1} mask of ``shape`` with ``P(1) = keep_prob``, in ``like``'s dtype and device."""
+    """Return a {0, 1} mask of ``shape`` with ``P(1) = keep_prob``, in ``like``'s dtype and device.
+
+    Under ``torch.compile`` the probability is passed as a float64 0-dim tensor: the float overload
+    would specialise the graph on its value, so a scheduled rate would recompile at every new value.
+    On the CPU both overloads draw the same mask from the same generator state (tested).
+    """
     mask = torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
-    return mask.bernoulli_(keep_prob, generator=generator)
+    if torch.compiler.is_compiling():
+        keep_prob = torch.ones((), dtype=torch.float64, device=like.device) * keep_prob
+    return mask.bernoulli_(keep_prob, **generator_kwargs(generator))
 
 
 def dropout(

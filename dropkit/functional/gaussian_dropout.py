@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from dropkit._random import generator_kwargs
 from dropkit._validation import check_floating, check_probability, normalize_dims
 from dropkit.functional.dropout import mask_shape
 
@@ -63,5 +64,5 @@ def gaussian_dropout(
     dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
     if not training or p == 0.0:
         return x
-    noise = torch.randn(mask_shape(x.shape, dims), dtype=x.dtype, device=x.device, generator=generator)
+    noise = torch.randn(mask_shape(x.shape, dims), dtype=x.dtype, device=x.device, **generator_kwargs(generator))
     return x * noise.mul_(math.sqrt(p / (1.0 - p))).add_(1.0)

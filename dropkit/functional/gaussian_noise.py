@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dropkit._random import generator_kwargs
 from dropkit._validation import check_floating, check_non_negative
 
 __all__ = ["gaussian_noise"]
@@ -54,5 +55,5 @@ def gaussian_noise(
     sigma = check_non_negative(where, "sigma", sigma)
     if not training or sigma == 0.0:
         return x
-    noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+    noise = torch.randn(x.shape, dtype=x.dtype, device=x.device, **generator_kwargs(generator))
     return x + noise.mul_(sigma)

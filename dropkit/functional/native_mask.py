@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.autograd.forward_ad import unpack_dual
 
+from dropkit._random import generator_kwargs
 from dropkit.rng import keep_threshold
 
 __all__ = ["native_keep_lanes", "native_keep_mask", "masked_scale"]
@@ -74,9 +75,10 @@ def _draw_lanes(
     else:
         lane_dtype, per_word, threshold = torch.int16, 4, t - _LANE_16 // 2
     # randint rather than random_ so torch.compile can trace it (Inductor keeps aten's randint for it, so
-    # compiled code draws the eager masks: tested); the range misses one of 2**64 values.
+    # compiled code draws the eager masks: tested); the range misses one of 2**64 values. No generator=None
+    # (see generator_kwargs): a batch size that changes under torch.compile needs the symbolic-size overload.
     words = torch.randint(_INT64_MIN, _INT64_MAX, (max(1, -(-numel // per_word)),), dtype=torch.int64,
-                          device=device, generator=generator)
+                          device=device, **generator_kwargs(generator))
     lanes = words.view(lane_dtype)[:numel].view(shape)
     return lanes, threshold
 
@@ -145,6 +147,9 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
     Without autograd the float mask is written straight from the lanes and reused as the output buffer;
     with autograd a boolean mask is kept for backward instead of a float one.
     """
+    compiling = torch.compiler.is_compiling()
+    if compiling and generator is None:
+        return _traced_masked_scale(x, p, tuple(dims_shape))
     t = keep_threshold(p)  # validates p once; the scale is its exact inverse
     if t == _LANE_16:  # p < 2**-17: every element is kept
         return x * 1.0
@@ -152,10 +157,7 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
     lanes, threshold = _draw_lanes(tuple(dims_shape), t, x.device, generator)
     if torch._C._are_functorch_transforms_active():  # torch.func.grad / jvp / vmap: plain differentiable ops
         return torch.where(lanes < threshold, x, 0.0) * scale
-    if torch.compiler.is_compiling():
-        # Plain ops that Inductor fuses: the custom Function compiled was 2-3x slower (2**22 elements,
-        # forward+backward 28 -> 10-14 ms); the partitioner keeps the bool mask or the words, 1 byte
-        # per element. Same values as eager: (x * mask) * scale.
+    if compiling:  # an explicit generator: Dynamo runs its draw outside the graph; eager's masks
         return x * (lanes < threshold).to(x.dtype) * scale
     needs_ad = (torch.is_grad_enabled() and x.requires_grad) or unpack_dual(x).tangent is not None
     if needs_ad and lanes.numel() > SMALL_MASK_NUMEL:
@@ -167,3 +169,28 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
     if mask.shape == x.shape and x.is_contiguous():
         return torch.mul(x, mask, out=mask).mul_(scale)
     return torch.mul(x, mask).mul_(scale)
+
+
+def _traced_masked_scale(x: Tensor, p: float, shape: tuple[int, ...]) -> Tensor:
+    """:func:`masked_scale` under ``torch.compile`` with the default generator: plain ops, the rate used
+    only inside tensors.
+
+    - Plain ops that Inductor fuses: the custom Function compiled was 2-3x slower (2**22 elements,
+      forward + backward 28 -> 10-14 ms). The partitioner keeps the mask or the words, 1 byte per element.
+    - The keep threshold and the scale are computed from ``p`` by tensor ops (the float64 arithmetic and
+      round-half-even of :func:`dropkit.rng.keep_threshold`), never by Python code that would make the graph
+      depend on the value. A rate that changes between calls (a :class:`~dropkit.schedules.DropoutScheduler`)
+      is then traced once as a symbol, and one graph serves every rate. For the same reason every rate reads
+      16 random bits per element here (eager code reads 8 when the threshold is a multiple of 256).
+    - ``torch.randint`` is called without ``generator``: that overload takes symbolic sizes (a smaller last
+      batch), and Inductor draws the words with its own Philox generator, seeded from torch's default one
+      (``torch.manual_seed`` reproduces compiled runs). The masks therefore differ from eager code's
+      (same distribution); an explicit ``generator`` gives eager's masks (:func:`masked_scale`).
+    """
+    one = torch.ones((), dtype=torch.float64, device=x.device)
+    threshold = torch.round((one * (1.0 - p)) * _LANE_16).clamp_(1, _LANE_16)  # 0 < p < 1 here
+    scale = _LANE_16 / threshold
+    lanes, _ = _draw_lanes(shape, 1, x.device, None)  # 1: not a multiple of 256, so 16-bit lanes
+    # r < t  <=>  r - 2**15 <= t - 1 - 2**15, and t - 1 - 2**15 fits int16 for every t in [1, 2**16].
+    keep = lanes <= (threshold - (_LANE_16 // 2 + 1)).to(torch.int16)
+    return x * keep.to(x.dtype) * scale

@@ -22,6 +22,7 @@ import math
 import torch
 from torch import Tensor
 
+from dropkit._random import generator_kwargs
 from dropkit._validation import check_floating, check_positive_int, check_probability, check_rank
 
 __all__ = ["token_dropout", "num_kept_tokens"]
@@ -93,7 +94,7 @@ def token_dropout(
         return x, torch.arange(num_tokens, device=x.device).expand(n, num_tokens)
     prefix, tokens = x[:, :num_prefix_tokens], x[:, num_prefix_tokens:]
     keep = num_kept_tokens(num_tokens, p)
-    noise = torch.rand(n, num_tokens, device=x.device, generator=generator)
+    noise = torch.rand(n, num_tokens, device=x.device, **generator_kwargs(generator))
     idx = noise.argsort(dim=1)[:, :keep]
     if ordered:
         idx = idx.sort(dim=1).values

@@ -95,11 +95,14 @@ class Dropout(nn.Module):
         return self.backend == "native" or (self.backend == "auto" and not x.is_cuda)
 
     def _dims(self, ndim: int) -> tuple[int, ...]:
+        if not self.broadcast_dims:
+            return ()
         key = (ndim, self.broadcast_dims)
         dims = self._dims_cache.get(key)
         if dims is None:
-            dims = normalize_dims(type(self).__name__, "broadcast_dims", self.broadcast_dims, ndim) if self.broadcast_dims else ()
-            self._dims_cache[key] = dims
+            dims = normalize_dims(type(self).__name__, "broadcast_dims", self.broadcast_dims, ndim)
+            if not torch.compiler.is_compiling():  # a dict written by traced code costs one recompile
+                self._dims_cache[key] = dims
         return dims
 
     def extra_repr(self) -> str:

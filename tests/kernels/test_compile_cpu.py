@@ -3,8 +3,9 @@
 The portable path: the same masks, a correct backward mask, and nothing but the 16-byte seed kept for
 backward (no mask, no Philox words); Inductor fuses the Philox rounds into its C++ loops and the mask
 is computed in an activation-checkpoint region so the partitioner recomputes it in backward. The
-native path: the masks and gradients of eager code, bit for bit (its random words come from torch's
-generator through an opaque op, not from Inductor's own generator). These tests compile with Inductor
+native path: with the default generator Inductor draws the words (masks of the same distribution as
+eager code's, not the same bits) and one graph serves every rate; with an explicit generator, eager's
+masks and gradients bit for bit. These tests compile with Inductor
 (a few seconds each) because the saving decisions are the min-cut partitioner's, which ``aot_eager``
 does not run.
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch._dynamo.testing
 
 from dropkit.functional import bias_dropout_add, dropout, dropout_add_layer_norm, dropout_linear
-from dropkit.rng import PhiloxState
+from dropkit.nn import Dropout
+from dropkit.rng import PhiloxState, keep_scale, quantized_keep_prob
 
 pytestmark = pytest.mark.xdist_group("compile-cpu")
 
@@ -83,18 +86,45 @@ def test_compiled_fused_ops_keep_what_the_eager_ones_keep() -> None:
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5])  # 16-bit and 8-bit lanes
-def test_compiled_native_dropout_draws_the_eager_masks(p: float) -> None:
+def test_compiled_native_dropout_with_a_generator_draws_the_eager_masks(p: float) -> None:
     x = torch.randn(80, 130, requires_grad=True)
     dy = torch.randn(80, 130)
-    compiled = torch.compile(lambda t: dropout(t, p, backend="native"), dynamic=False)
+    compiled = torch.compile(lambda t, g: dropout(t, p, backend="native", generator=g), dynamic=False)
     results = []
-    for fn in (lambda t: dropout(t, p, backend="native"), compiled):
-        torch.manual_seed(4)
-        y = fn(x)
+    for fn in (lambda t, g: dropout(t, p, backend="native", generator=g), compiled):
+        y = fn(x, torch.Generator().manual_seed(4))
         (g,) = torch.autograd.grad(y, [x], dy)
         results.append((y, g))
     (y_eager, g_eager), (y_compiled, g_compiled) = results
     assert torch.equal(y_compiled, y_eager) and torch.equal(g_compiled, g_eager)
-    # Still one byte per element at most: the mask or the words it came from, never a float mask.
-    torch.manual_seed(4)
-    assert sum(nb for _, nb in _saved(lambda: compiled(x))) <= x.numel()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_compiled_native_dropout_serves_every_rate_with_one_graph(dtype: torch.dtype) -> None:
+    """Default generator: Inductor draws the words (not eager's masks); the rate is a symbol after it
+    first changes, so new rates reuse the graph; values, backward mask and reproducibility still hold."""
+    layer = Dropout(0.5)
+    counter = torch._dynamo.testing.CompileCounterWithBackend("inductor")
+    compiled = torch.compile(layer, fullgraph=True, backend=counter)
+    x = torch.randn(256, 130).to(dtype).requires_grad_()
+    dy = torch.randn(256, 130).to(dtype)
+    for p in (0.5, 0.1, 0.3, 0.25):
+        layer.p = p
+        torch.manual_seed(7)
+        y = compiled(x)
+        (g,) = torch.autograd.grad(y, [x], dy)
+        torch.manual_seed(7)
+        assert torch.equal(compiled(x), y)  # torch.manual_seed reproduces compiled masks
+        keep = y != 0
+        q = quantized_keep_prob(p)
+        n = x.numel()
+        assert abs(keep.sum().item() - q * n) <= 6 * (n * q * (1 - q)) ** 0.5, p
+        # Kept elements are x * keep_scale(p) rounded once in x's dtype, as in eager code.
+        assert torch.equal(y[keep], (x.detach()[keep].float() * keep_scale(p)).to(dtype)), p
+        # Backward applies the forward's mask and scale.
+        assert torch.equal(g, torch.where(keep, (dy.float() * keep_scale(p)).to(dtype), torch.zeros((), dtype=dtype)))
+        # At most one byte per element kept for backward (the mask or the words, never a float mask),
+        # plus the 0-dim float64 scale.
+        torch.manual_seed(7)
+        assert sum(nb for _, nb in _saved(lambda: compiled(x))) <= x.numel() + 8
+    assert counter.frame_count <= 2

@@ -1,0 +1,123 @@
+"""Every scheduled dropout layer under ``torch.compile(fullgraph=True)``, when what it was compiled for
+changes: the rate (a :class:`DropoutScheduler` step) or the batch size (a smaller last batch).
+
+After such a change Dynamo re-traces once with the value as a symbol: a symbolic float rate, on which
+``float()`` or ``math.isnan`` break the graph, or symbolic sizes, which random factories called with
+``generator=None`` cannot take. Both were errors under ``fullgraph=True`` (the size one even without).
+Each case compiles with ``aot_eager`` (autograd traced too) and checks outputs and input gradients
+against the eager model under the same seed.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch._dynamo.testing
+from torch import nn
+from torch.nn.utils import parametrize
+
+import dropkit.nn as dk
+from dropkit.schedules import DropoutScheduler
+
+pytestmark = pytest.mark.xdist_group("compile")
+
+# Rates that are not multiples of 1/256: the native path under compile reads 16 random bits per element
+# for every rate, eager code 8 bits for multiples of 1/256 (see test_native_rate_multiple_of_1_256).
+RATES = (0.3, 0.1, 0.2, 0.15)
+
+
+def _weight_dropped_linear() -> nn.Module:
+    lin = nn.Linear(8, 8)
+    parametrize.register_parametrization(lin, "weight", dk.WeightDrop(0.3))
+    return lin
+
+
+class _Residual(nn.Module):
+    """``ResidualDropout`` takes two inputs: feed it ``x`` twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add = dk.ResidualDropout(0.3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.add(x, x * 2.0)
+
+
+# name -> (layer factory, input shape, whether one compiled graph serves every rate)
+# MultiHeadSelfAttention's attention dropout is torch's SDPA, whose compiled dropout differs from its eager
+# one at some rates even with a constant rate (0.15 here): its outputs are compared where torch agrees.
+CASES = {
+    "Dropout": (lambda: dk.Dropout(0.3), (64, 8), True),
+    "Dropout-broadcast": (lambda: dk.Dropout(0.3, broadcast_dims=(1,)), (4, 16, 8), True),
+    "Dropout-portable": (lambda: dk.Dropout(0.3, backend="portable"), (64, 8), False),
+    "GaussianDropout": (lambda: dk.GaussianDropout(0.3), (64, 8), True),
+    "AlphaDropout": (lambda: dk.AlphaDropout(0.3), (64, 8), False),
+    "FeatureAlphaDropout": (lambda: dk.FeatureAlphaDropout(0.3), (4, 8, 5, 5), False),
+    "Dropout2d": (lambda: dk.Dropout2d(0.3), (4, 8, 5, 5), True),
+    "DropBlock2d": (lambda: dk.DropBlock2d(0.3, block_size=3), (4, 8, 9, 9), False),
+    "DropPath": (lambda: dk.DropPath(0.3), (16, 8), True),
+    "DropPathResidual": (lambda: dk.DropPathResidual(nn.Linear(8, 8), 0.3), (16, 8), False),
+    "DropConnectLinear": (lambda: dk.DropConnectLinear(8, 8, p=0.3), (16, 8), False),
+    "WeightDrop": (_weight_dropped_linear, (16, 8), False),
+    "LockedDropout": (lambda: dk.LockedDropout(0.3), (5, 4, 8), True),
+    "ResidualDropout": (_Residual, (16, 8), False),
+    "TokenDropout": (lambda: dk.TokenDropout(0.3), (4, 10, 8), False),
+    "MultiHeadSelfAttention": (lambda: dk.MultiHeadSelfAttention(8, heads=2, attn_p=0.3, proj_p=0.2), (2, 5, 8), False),
+    "ZoneoutLSTMCell": (lambda: dk.ZoneoutLSTMCell(8, 8, p=0.3), (4, 8), False),
+}
+
+
+def _first(y):
+    return y[0] if isinstance(y, tuple) else y
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    """Dynamo remembers, per code object, which values changed; start every case from a clean slate."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+SDPA_RATES_DIFFER = {"MultiHeadSelfAttention": 0.15}
+
+
+def _check_step(name: str, model: nn.Module, compiled, x: torch.Tensor, seed: int, rate: float | None = None) -> None:
+    xc, xe = x.clone().requires_grad_(), x.clone().requires_grad_()
+    torch.manual_seed(seed)
+    yc = _first(compiled(xc))
+    yc.sum().backward()
+    torch.manual_seed(seed)
+    ye = _first(model(xe))
+    ye.sum().backward()
+    if SDPA_RATES_DIFFER.get(name) == rate:
+        return
+    assert torch.equal(yc, ye), f"{name}: compiled output differs from eager (seed {seed}, shape {tuple(x.shape)})"
+    torch.testing.assert_close(xc.grad, xe.grad, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fullgraph_compile_follows_a_changing_rate(name: str) -> None:
+    make, shape, one_graph = CASES[name]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Identity(), make())
+    rates = iter(RATES)
+    sched = DropoutScheduler(model, lambda step: next(rates))
+    counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(model, fullgraph=True, backend=counter)
+    x = torch.randn(*shape)
+    for step in range(len(RATES)):
+        sched.step(step)
+        _check_step(name, model, compiled, x, step, RATES[step])
+    if one_graph:  # the first trace specialises on the rate, the second makes it symbolic
+        assert counter.frame_count <= 2, f"{name}: {counter.frame_count} compilations for {len(RATES)} rates"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_compile_follows_a_changing_batch_size(name: str) -> None:
+    make, shape, _ = CASES[name]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Identity(), make())
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    for seed, batch in enumerate((shape[0], shape[0] // 2, 3)):
+        _check_step(name, model, compiled, torch.randn(batch, *shape[1:]), seed)
