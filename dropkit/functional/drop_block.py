@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dropkit._validation import check_floating, check_non_negative, check_positive_int, check_probability
+from dropkit.functional.dropout import bernoulli_keep_mask
 
 __all__ = ["drop_block1d", "drop_block2d", "drop_block3d", "drop_block_gamma", "drop_block_schedule"]
 
@@ -116,7 +117,7 @@ def _drop_block(
     batched = x if x.dim() == k + 2 else x.unsqueeze(0)
     gamma = drop_block_gamma(p, block_size, spatial)
     seeds_shape = [batched.shape[0], 1 if share_channels else batched.shape[1]] + [s - block_size + 1 for s in spatial]
-    seeds = torch.empty(seeds_shape, dtype=x.dtype, device=x.device).bernoulli_(gamma, generator=generator)
+    seeds = bernoulli_keep_mask(seeds_shape, gamma, like=x, generator=generator)  # 1 = a block's seed
     # A seed at (i, j) drops the block [i, i + b) x [j, j + b): pad b - 1 zeros on each side and take
     # the max over a b-window, so output (y, x) sees the seeds (i, j) with i <= y < i + b (any parity of b).
     padded = F.pad(seeds, (block_size - 1,) * (2 * k))

@@ -93,11 +93,12 @@ def dropout(
             - ``"auto"``: ``"triton"`` for CUDA tensors of those dtypes without ``broadcast_dims``
               when triton is installed; otherwise ``"portable"`` when a ``stream`` is given and
               ``"native"`` when not. On the CPU that means ``"native"``: it is several times faster
-              than the portable generator in eager mode (``benchmarks/bench_dropout_cpu.py``), and
-              ``torch.compile`` then draws the same masks as eager code. Inside ``torch.compile`` on
-              the CPU, ``"portable"`` is as fast as ``"native"`` for float32 and 1.7-2.8x faster
-              for bfloat16 at 2**22 elements (Inductor fuses its generator), keeping only a 16-byte
-              seed instead of 1 byte per element.
+              than the portable generator in eager mode (``benchmarks/bench_dropout_cpu.py``). Inside
+              ``torch.compile`` the native path draws from Inductor's generator (masks differ from
+              eager code's unless a ``generator`` is given) and one graph serves every rate a
+              scheduler sets; ``"portable"`` is faster there (1.2-1.7x for float32 and 1.9-3x for
+              bfloat16 at 2**22 elements: Inductor fuses the Philox rounds) and keeps only a 16-byte
+              seed instead of 1 byte per element, but recompiles for each new rate.
 
             With ``broadcast_dims`` the counter-based backends draw the small shared mask with the
             portable generator on ``x``'s device and keep it for backward.

@@ -5,9 +5,7 @@ https://arxiv.org/abs/2303.01500), but for any schedule (a ``step -> rate`` call
 :mod:`dropkit.schedules.rates`) and any layer that holds its rate as a float attribute: dropkit's
 layers (``p``, and ``attn_p`` of :class:`~dropkit.nn.MultiHeadSelfAttention`) and torch's
 ``nn.Dropout*``. Rates are probabilities of **dropping**. Eager models pick the new rate up at
-the next forward. Under ``torch.compile`` Dynamo guards on these float attributes, so every new
-rate value recompiles (measured: 5 distinct rates, 7 compilations) until the recompile limit sends
-it to eager; prefer piecewise-constant schedules (early / late) for compiled models.
+the next forward. Compiled models too: see :class:`DropoutScheduler`'s note on ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -59,11 +57,20 @@ class DropoutScheduler:
         log: optional ``log(step, rate)`` called at every :meth:`step` (default: None).
 
     Note:
-        Under ``torch.compile`` a rate is a Python float that the compiled graph is specialised on, so
-        each new value recompiles (12 distinct rates gave 17 graphs in a test with ``backend="eager"``)
-        and past ``torch._dynamo.config.cache_size_limit`` (8) the module runs uncompiled. Schedules that
-        change rarely (``"early"`` / ``"late"`` dropout: two values) are fine; for smooth schedules,
-        update the rate every N steps or raise the cache limit.
+        Under ``torch.compile`` (``fullgraph=True`` included) dropkit's layers follow a changing rate
+        without a graph break and compute what the eager layers compute (each layer tested with the
+        ``aot_eager`` backend; with Inductor, draws from the default generator come from Inductor's
+        own, so masks differ from eager ones in value but not in distribution). The recurrent layers
+        built on ``nn.LSTM``/``nn.GRU`` are the exception: Dynamo does not trace those modules.
+        After the first change Dynamo traces the rate as a symbol; dropkit's layers then use it only in
+        tensor arithmetic, so one more graph serves every later rate. The exceptions are specialised on
+        the value and recompile at each new one: the ``"portable"`` and ``"triton"`` backends, layers
+        whose shapes depend on the rate (:class:`~dropkit.nn.DropPathResidual`'s kept samples,
+        :class:`~dropkit.nn.TokenDropout`'s kept tokens), ``attn_p`` of
+        :class:`~dropkit.nn.MultiHeadSelfAttention` (torch's SDPA takes a constant) and torch's own
+        ``nn.Dropout*``. Past ``torch._dynamo.config.recompile_limit`` (8) those run uncompiled: for
+        them, prefer schedules with few values (``"early"`` / ``"late"``: two) or
+        update the rate every N steps.
 
     Attributes:
         rate: the rate in effect after the last :meth:`step`, None before the first: the common
