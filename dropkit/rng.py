@@ -52,6 +52,8 @@ __all__ = [
     "keep_threshold",
     "quantized_keep_prob",
     "keep_scale",
+    "traced_keep_params",
+    "keep_scale_traceable",
     "random_bits16",
     "keep_mask",
     "apply_keep_mask",
@@ -173,6 +175,35 @@ def keep_scale(p: float) -> float:
     return _ONE / t if t else 0.0
 
 
+def traced_keep_params(p: float, device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+    """``keep_threshold(p)`` and ``keep_scale(p)`` as 0-dim tensors (int32, float64) made by tensor ops.
+
+    The same float64 arithmetic and round-half-even as the Python functions, so the values are equal
+    (tested over many rates). Code that ``torch.compile`` traces uses these: a rate that changes between
+    calls (a :class:`~dropkit.schedules.DropoutScheduler`) is then traced as a symbol and one graph
+    serves every rate, where ``round()`` in Python would specialise the graph on each value. ``p`` must
+    already be validated (in ``[0, 1]``).
+
+    Example:
+        >>> t, s = traced_keep_params(0.3)
+        >>> int(t) == keep_threshold(0.3), float(s) == keep_scale(0.3)
+        (True, True)
+    """
+    p_t = torch.ones((), dtype=torch.float64, device=device) * p
+    t = torch.round((1.0 - p_t) * _ONE).clamp_(1, _ONE)
+    t = torch.where(p_t >= 1.0, torch.zeros_like(t), t)  # p == 1 drops everything
+    scale = torch.where(t > 0, _ONE / t.clamp(min=1), torch.zeros_like(t))
+    return t.to(torch.int32), scale
+
+
+def keep_scale_traceable(p: float, device: torch.device | str | None = None) -> float | Tensor:
+    """``keep_scale(p)``; under ``torch.compile`` the same value as a 0-dim float64 tensor
+    (:func:`traced_keep_params`), so the graph does not depend on the rate's value."""
+    if torch.compiler.is_compiling():
+        return traced_keep_params(p, device)[1]
+    return keep_scale(p)
+
+
 def quantized_keep_prob(p: float) -> float:
     """Keep probability actually applied for drop probability ``p`` (a multiple of ``2**-16``)."""
     return keep_threshold(p) / _ONE
@@ -257,6 +288,11 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def _compare_lanes(rng: Tensor, numel: int, p: float, dtype: torch.dtype, device) -> Tensor:
     """``r < keep_threshold(p)`` for the bits ``r`` of elements ``0 .. numel-1``, as 0/1 of ``dtype``."""
+    if torch.compiler.is_compiling():  # the threshold as a tensor: one graph for every rate
+        lanes = _lanes(rng, numel, device)
+        threshold_t, _ = traced_keep_params(p, lanes.device)
+        keep = lanes.to(torch.int32) < (threshold_t - (1 << 15))
+        return keep.to(dtype).reshape(-1)[:numel]
     threshold = keep_threshold(p)
     lanes = _lanes(rng, numel, device)
     keep = torch.empty(lanes.shape, dtype=dtype, device=lanes.device)

@@ -24,6 +24,7 @@ from dropkit.rng import (
     randint4x,
     seed_from_generator,
     stream_for,
+    traced_keep_params,
 )
 
 
@@ -141,6 +142,19 @@ def test_keep_threshold_quantises_and_scale_is_its_inverse(p: float) -> None:
     assert 1 <= t <= 65536
     assert t == 1 or abs(quantized_keep_prob(p) - (1 - p)) <= 2**-17
     assert keep_scale(p) * quantized_keep_prob(p) == pytest.approx(1.0, rel=1e-15)
+
+
+def test_traced_keep_params_equal_the_python_ones() -> None:
+    """The tensor twins used under torch.compile: exact equality, including round-half-even ties
+    (p = k / 2**17 puts (1 - p) * 2**16 on a .5) and the ends of [0, 1]."""
+    gen = torch.Generator().manual_seed(3)
+    rates = torch.rand(2000, generator=gen, dtype=torch.float64).tolist()
+    ties = [k / 2**17 for k in range(1, 2**17, 997)]
+    edges = [0.0, 1e-9, 2**-17, 2**-16, 0.5, 0.25, 0.1, 1.0 - 2**-17, 1.0 - 1e-9, 1.0]
+    for p in rates + ties + edges:
+        t, s = traced_keep_params(p)
+        assert (t.dtype, s.dtype) == (torch.int32, torch.float64)
+        assert int(t) == keep_threshold(p) and float(s) == keep_scale(p), p
 
 
 def test_keep_threshold_rejects_bad_p() -> None:

@@ -23,7 +23,7 @@ from dropkit._random import generator_kwargs
 from dropkit._validation import check_choice, check_floating, check_probability, normalize_dims
 from dropkit.kernels.fused import TRITON_DTYPES, counter_dropout, next_rng, resolve_backend, triton_available
 from dropkit.functional.native_mask import masked_scale
-from dropkit.rng import PhiloxState, keep_mask, keep_scale
+from dropkit.rng import PhiloxState, keep_mask, keep_scale_traceable
 
 __all__ = ["dropout", "native_dropout", "bernoulli_keep_mask", "mask_shape", "DROPOUT_BACKENDS"]
 
@@ -165,4 +165,4 @@ def _counter_dropout(x: Tensor, p: float, dims: tuple[int, ...], backend: str, g
     shape = mask_shape(x.shape, dims)
     rng = next_rng(x, math.prod(shape), generator, stream)
     keep = keep_mask(rng, shape, p, device=x.device)
-    return (x * keep.to(x.dtype)).mul_(keep_scale(p))
+    return (x * keep.to(x.dtype)).mul_(keep_scale_traceable(p, x.device))

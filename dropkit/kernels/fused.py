@@ -51,7 +51,6 @@ __all__ = [
 
 BACKENDS = ("auto", "portable", "triton")
 TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-_NO_DROP = 1 << 16  # keep threshold that keeps everything (eval mode, p == 0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -99,14 +98,19 @@ def next_rng(x: Tensor, numel: int, generator: torch.Generator | None, stream: P
     return seed_from_generator(generator, x.device)
 
 
-def _mask_params(
-    where: str, p: float, training: bool, x: Tensor, numel: int, generator, stream
-) -> tuple[float, int, float, Tensor]:
-    """Validate ``p`` and return ``(p, threshold, scale, rng)``; no draw when nothing is dropped."""
+def _mask_params(where: str, p: float, training: bool, x: Tensor, numel: int, generator, stream) -> tuple[float, Tensor]:
+    """Validate ``p`` and return ``(p_eff, rng)``: ``p_eff`` is 0 when nothing is dropped (evaluation or
+    ``p == 0``, with no draw and a zero ``rng``), else ``p``."""
     p = check_probability(where, "p", p)
     if not training or p == 0.0:
-        return p, _NO_DROP, 1.0, torch.zeros(2, dtype=torch.int64, device=x.device)
-    return p, keep_threshold(p), keep_scale(p), next_rng(x, numel, generator, stream)
+        return 0.0, torch.zeros(2, dtype=torch.int64, device=x.device)
+    return p, next_rng(x, numel, generator, stream)
+
+
+def _kernel_args(p: float) -> tuple[int, float]:
+    """The Triton kernels' ``(threshold, scale)`` for ``p``: Python numbers, so a compiled graph is
+    specialised on the rate (the portable path keeps it in tensors instead, see traced_keep_params)."""
+    return keep_threshold(p), keep_scale(p)
 
 
 def _check_like(where: str, name: str, t: Tensor | None, x: Tensor, shape: tuple[int, ...]) -> None:
@@ -148,14 +152,14 @@ def counter_dropout(
     where = "dropout"
     check_floating(where, x)
     backend = resolve_backend(where, backend, x)
-    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
         from dropkit.kernels import triton_elementwise as te
 
+        threshold, scale = _kernel_args(p_eff)
         y = te.triton_dropout(x, rng, threshold, scale)
         mask = te.triton_keep_mask(rng, tuple(x.shape), threshold) if return_mask else None
     else:
-        p_eff = p if threshold != _NO_DROP else 0.0
         y = portable.portable_dropout(x, p_eff, rng)
         mask = keep_mask(rng, x.shape, p_eff, device=x.device) if return_mask else None
     return (y, mask) if return_mask else y
@@ -199,12 +203,12 @@ def bias_act_dropout(
     check_choice(where, "activation", activation, ACTIVATIONS)
     _check_like(where, "bias", bias, x, (x.shape[-1],))
     backend = resolve_backend(where, backend, x)
-    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_act_dropout
 
-        return triton_bias_act_dropout(x, bias, rng, threshold, scale, activation)
-    return portable.portable_bias_act_dropout(x, bias, p if threshold != _NO_DROP else 0.0, rng, activation)
+        return triton_bias_act_dropout(x, bias, rng, *_kernel_args(p_eff), activation)
+    return portable.portable_bias_act_dropout(x, bias, p_eff, rng, activation)
 
 
 def bias_dropout_add(
@@ -244,12 +248,12 @@ def bias_dropout_add(
         raise TypeError(f"{where}: residual must be a torch.Tensor, got None")
     _check_like(where, "residual", residual, x, tuple(x.shape))
     backend = resolve_backend(where, backend, x)
-    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_dropout_add
 
-        return triton_bias_dropout_add(x, bias, residual, rng, threshold, scale)
-    return portable.portable_bias_dropout_add(x, bias, residual, p if threshold != _NO_DROP else 0.0, rng)
+        return triton_bias_dropout_add(x, bias, residual, rng, *_kernel_args(p_eff))
+    return portable.portable_bias_dropout_add(x, bias, residual, p_eff, rng)
 
 
 def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, training, generator, stream, backend):
@@ -264,12 +268,12 @@ def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, tr
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{where}: eps must be a number > 0, got {eps!r}")
     backend = resolve_backend(where, backend, x)
-    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_norm import triton_dropout_add_norm
 
+        threshold, scale = _kernel_args(p_eff)
         return triton_dropout_add_norm(x, x_bias, residual, weight, bias, rng, threshold, scale, eps, norm)
-    p_eff = p if threshold != _NO_DROP else 0.0
     return portable.portable_dropout_add_norm(x, x_bias, residual, weight, bias, p_eff, rng, float(eps), norm)
 
 
@@ -389,10 +393,11 @@ def dropout_linear(
     _check_like(where, "weight", weight, x, tuple(weight.shape))
     _check_like(where, "bias", bias, x, (weight.shape[0],))
     backend = resolve_backend(where, backend, x)
-    p, threshold, scale, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
-    p_eff = p if threshold != _NO_DROP else 0.0
+    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_dropout
+
+        threshold, scale = _kernel_args(p_eff)
 
         def drop(t: Tensor, r: Tensor) -> Tensor:
             return triton_dropout(t, r, threshold, scale)

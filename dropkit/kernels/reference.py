@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dropkit.rng import keep_mask, keep_scale
+from dropkit.rng import keep_mask, keep_scale_traceable
 
 __all__ = [
     "ACTIVATIONS",
@@ -49,7 +49,7 @@ def _drop(v: Tensor, p: float, rng: Tensor, keep: Tensor | None = None) -> Tenso
     """Apply the counter-based mask (``keep``, or replayed from ``rng``) to a compute-dtype tensor ``v``."""
     if keep is None:
         keep = keep_mask(rng, v.shape, p, device=v.device)
-    return torch.where(keep, v * keep_scale(p), torch.zeros((), dtype=v.dtype, device=v.device))
+    return torch.where(keep, v * keep_scale_traceable(p, v.device), torch.zeros((), dtype=v.dtype, device=v.device))
 
 
 # Every reference function takes ``keep``: the boolean mask of ``x``'s shape when it is already known

@@ -128,3 +128,24 @@ def test_compiled_native_dropout_serves_every_rate_with_one_graph(dtype: torch.d
         torch.manual_seed(7)
         assert sum(nb for _, nb in _saved(lambda: compiled(x))) <= x.numel() + 8
     assert counter.frame_count <= 2
+
+def test_compiled_portable_ops_serve_every_rate_with_one_graph() -> None:
+    """The portable path keeps the rate in tensors under compile (dropkit.rng.traced_keep_params): after
+    the first change one graph serves every rate, and the outputs are eager's bits."""
+    x = torch.randn(64, 40, requires_grad=True)
+    bias, residual = torch.randn(40), torch.randn(64, 40)
+    stream_eager, stream_compiled = PhiloxState(11), PhiloxState(11)
+
+    def fn(t: torch.Tensor, p: float, stream: PhiloxState) -> torch.Tensor:
+        return dropout(t, p, backend="portable", stream=stream) + bias_dropout_add(t, bias, residual, p, stream=stream)
+
+    counter = torch._dynamo.testing.CompileCounterWithBackend("inductor")
+    compiled = torch.compile(fn, fullgraph=True, backend=counter)
+    for p in (0.5, 0.1, 0.3, 0.25, 0.7):
+        y_eager = fn(x, p, stream_eager)
+        y_compiled = compiled(x, p, stream_compiled)
+        assert torch.equal(y_compiled, y_eager), p
+        (g_eager,) = torch.autograd.grad(y_eager.sum(), [x])
+        (g_compiled,) = torch.autograd.grad(y_compiled.sum(), [x])
+        assert torch.equal(g_compiled, g_eager), p
+    assert counter.frame_count <= 2

@@ -43,15 +43,16 @@ class _Residual(nn.Module):
         return self.add(x, x * 2.0)
 
 
-# name -> (layer factory, input shape, whether one compiled graph serves every rate). Not: the portable
-# backend (specialised on its keep threshold), layers whose shapes depend on the rate (DropPathResidual's
-# number of kept samples, TokenDropout's number of kept tokens) and SDPA's constant dropout_p.
+# name -> (layer factory, input shape, whether one compiled graph serves every rate). Not: layers whose
+# shapes depend on the rate (DropPathResidual's number of kept samples, TokenDropout's number of kept
+# tokens) and SDPA's constant dropout_p.
 # MultiHeadSelfAttention's attention dropout is torch's SDPA, whose compiled dropout differs from its eager
 # one at some rates even with a constant rate (0.15 here): its outputs are compared where torch agrees.
 CASES = {
     "Dropout": (lambda: dk.Dropout(0.3), (64, 8), True),
     "Dropout-broadcast": (lambda: dk.Dropout(0.3, broadcast_dims=(1,)), (4, 16, 8), True),
-    "Dropout-portable": (lambda: dk.Dropout(0.3, backend="portable"), (64, 8), False),
+    "Dropout-portable": (lambda: dk.Dropout(0.3, backend="portable"), (64, 8), True),
+    "Dropout-portable-broadcast": (lambda: dk.Dropout(0.3, backend="portable", broadcast_dims=(1,)), (4, 16, 8), True),
     "GaussianDropout": (lambda: dk.GaussianDropout(0.3), (64, 8), True),
     "AlphaDropout": (lambda: dk.AlphaDropout(0.3), (64, 8), True),
     "FeatureAlphaDropout": (lambda: dk.FeatureAlphaDropout(0.3), (4, 8, 5, 5), True),
