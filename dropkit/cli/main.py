@@ -40,14 +40,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """A handler that writes to ``sys.stderr`` as it is when a record is emitted.
+
+    ``logging.basicConfig(stream=sys.stderr)`` binds the stream of the first call for good: when
+    :func:`main` runs more than once in a process (tests, notebooks) and ``sys.stderr`` was replaced
+    in between, later records went to the old, possibly closed, stream ("--- Logging error ---").
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102 - the property StreamHandler.emit reads
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Log ``%(message)s`` lines to the current stderr, at DEBUG with ``--verbose`` else INFO.
+
+    Like ``logging.basicConfig``, a root logger that already has other handlers (the caller's own
+    logging set-up) is left alone.
+    """
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if isinstance(h, _CurrentStderrHandler)]
+    if not ours:
+        if root.handlers:
+            return
+        handler = _CurrentStderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, CLIError) as exc:

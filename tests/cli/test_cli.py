@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,28 @@ def test_unknown_key_in_config_file_suggests_closest(tmp_path: Path, capsys: pyt
 def test_compare_needs_a_positive_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", *TINY, "--p", "0", "--out", str(tmp_path / "c")]) == 2
     assert "p must be > 0" in capsys.readouterr().err
+
+
+def test_logging_follows_stderr_across_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() run twice in one process (tests, notebooks) with stderr replaced in between must log to
+    the new stream, not to the first (closed) one: that printed '--- Logging error ---' tracebacks."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    assert main(["datasets", "--json"]) == 0
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    assert main(["datasets", "--json"]) == 0
+    logging.getLogger("dropkit.train").info("after the second call")
+    assert second.getvalue().endswith("after the second call\n") and "Logging error" not in second.getvalue()
+    assert len(root.handlers) == 1  # one handler, not one per call
+
+
+def test_logging_leaves_a_configured_root_logger_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    mine = logging.NullHandler()
+    monkeypatch.setattr(root, "handlers", [mine])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    assert main(["datasets", "--json"]) == 0
+    assert root.handlers == [mine] and root.level == logging.WARNING
