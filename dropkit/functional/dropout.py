@@ -98,7 +98,7 @@ def dropout(
               eager code's unless a ``generator`` is given) and one graph serves every rate a
               scheduler sets; ``"portable"`` is faster there (1.2-1.7x for float32 and 1.9-3x for
               bfloat16 at 2**22 elements: Inductor fuses the Philox rounds) and keeps only a 16-byte
-              seed instead of 1 byte per element, but recompiles for each new rate.
+              seed instead of 1 byte per element; it too serves every rate with one graph.
 
             With ``broadcast_dims`` the counter-based backends draw the small shared mask with the
             portable generator on ``x``'s device and keep it for backward.

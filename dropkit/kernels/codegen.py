@@ -106,7 +106,8 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
     """The kernels at the configurations the issue's benchmark targets run: element-wise ops at
     2**28 elements, the norm kernels on ``(32768, n_cols)`` rows; plus dropout on a size that is not
     a multiple of 16 (``dropout_odd_numel``: only its last block is masked), on a transposed input
-    (``dropout_strided``), and the norm backward with 2 prefetch stages (``*_bwd_prefetch``)."""
+    (``dropout_strided``), with the keep test read from memory as under ``torch.compile``
+    (``dropout_keep_in_memory``), and the norm backward with 2 prefetch stages (``*_bwd_prefetch``)."""
     if dtype not in _DTYPES:
         raise ValueError(f"kernel_cases: dtype must be one of {_DTYPES}, got {dtype!r}")
     from dropkit.kernels import triton_elementwise as te
@@ -131,27 +132,31 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
     cases = [
         KernelCase("dropout", dtype, te._dropout_kernel, drop_sig,
                    {"STRIDED": 0, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True, "INDEX32": False,
-                    "HALVES": dtype == "fp32"},
+                    "HALVES": dtype == "fp32", "T_PTR": False},
                    ("X", "Y", "rng_ptr", "numel"), **ew),
         KernelCase("dropout_odd_numel", dtype, te._dropout_kernel, drop_sig,
                    {"STRIDED": 0, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": False, "INDEX32": False,
-                    "HALVES": dtype == "fp32"},
+                    "HALVES": dtype == "fp32", "T_PTR": False},
                    ("X", "Y", "rng_ptr"), **ew),
         KernelCase("dropout_strided", dtype, te._dropout_kernel, drop_sig,
                    {"STRIDED": 2, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True, "INDEX32": True,
-                    "HALVES": False},
+                    "HALVES": False, "T_PTR": False},
                    ("X", "Y", "rng_ptr", "numel", "s3", "t3"), **ew),
+        KernelCase("dropout_keep_in_memory", dtype, te._dropout_kernel, {**drop_sig, "threshold": "*i32"},
+                   {"STRIDED": 0, "MASK_ONLY": False, "BLOCK": te.GPU_BLOCK, "EVEN": True, "INDEX32": False,
+                    "HALVES": dtype == "fp32", "T_PTR": True},
+                   ("X", "Y", "rng_ptr", "numel"), **ew),
         KernelCase("bias_gelu_dropout", dtype, te._bias_act_dropout_kernel, bad_sig,
                    {"HAS_BIAS": True, "ACT": te.act_code("gelu"), "HAS_RES": False, "BLOCK": te.GPU_BLOCK, "EVEN": True,
-                    "HALVES": dtype == "fp32"},
+                    "HALVES": dtype == "fp32", "T_PTR": False},
                    ("X", "B", "R", "Y", "rng_ptr", "numel", "n_cols"), **ew),
         KernelCase("bias_dropout_add", dtype, te._bias_act_dropout_kernel, bad_sig,
                    {"HAS_BIAS": True, "ACT": 0, "HAS_RES": True, "BLOCK": te.GPU_BLOCK, "EVEN": True,
-                    "HALVES": dtype == "fp32"},
+                    "HALVES": dtype == "fp32", "T_PTR": False},
                    ("X", "B", "R", "Y", "rng_ptr", "numel", "n_cols"), **ew),
         KernelCase("bias_gelu_dropout_bwd", dtype, te._bias_act_dropout_bwd_kernel, bwd_sig,
                    {"HAS_BIAS": True, "ACT": te.act_code("gelu"), "BLOCK": te.GPU_BLOCK, "EVEN": True,
-                    "HALVES": dtype == "fp32"},
+                    "HALVES": dtype == "fp32", "T_PTR": False},
                    ("DY", "X", "B", "DX", "rng_ptr", "numel", "n_cols"), **ew),
     ]
     rows = tn._tile_rows(n_cols)
@@ -173,7 +178,8 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
         label = "rms_norm" if rms else "layer_norm"
         cases.append(KernelCase(
             f"dropout_add_{label}", dtype, tn._fwd_kernel, fwd_sig,
-            {"HAS_XB": True, "HAS_RES": True, "HAS_B": not rms, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows},
+            {"HAS_XB": True, "HAS_RES": True, "HAS_B": not rms, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows,
+             "T_PTR": False},
             fwd_aligned, **norm,
         ))
         for stages, suffix in ((tn.BWD_STAGES, ""), (2, "_prefetch")):
@@ -182,7 +188,7 @@ def kernel_cases(dtype: str = "bf16", n_cols: int = 4096) -> list[KernelCase]:
             cases.append(KernelCase(
                 f"dropout_add_{label}_bwd{suffix}", dtype, tn._bwd_kernel, bwd_norm_sig,
                 {"HAS_DH": True, "HAS_RES": True, "HAS_XB": True, "RMS": rms, "ALIGNED": n_cols % 8 == 0, "R": rows,
-                 "STAGES": stages},
+                 "STAGES": stages, "T_PTR": False},
                 bwd_aligned, **norm,
             ))
     return cases

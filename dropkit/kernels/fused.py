@@ -33,7 +33,7 @@ from torch import Tensor
 from dropkit._validation import check_choice, check_floating, check_probability
 from dropkit.kernels import portable
 from dropkit.kernels.reference import ACTIVATIONS
-from dropkit.rng import PhiloxState, keep_mask, keep_scale, keep_threshold, rng_snapshot, seed_from_generator
+from dropkit.rng import PhiloxState, keep_mask, keep_threshold, rng_snapshot, seed_from_generator, traced_keep_params
 
 __all__ = [
     "BACKENDS",
@@ -98,7 +98,9 @@ def next_rng(x: Tensor, numel: int, generator: torch.Generator | None, stream: P
     return seed_from_generator(generator, x.device)
 
 
-def _mask_params(where: str, p: float, training: bool, x: Tensor, numel: int, generator, stream) -> tuple[float, Tensor]:
+def _mask_params(
+    where: str, p: float, training: bool, x: Tensor, numel: int, generator, stream
+) -> tuple[float, Tensor]:
     """Validate ``p`` and return ``(p_eff, rng)``: ``p_eff`` is 0 when nothing is dropped (evaluation or
     ``p == 0``, with no draw and a zero ``rng``), else ``p``."""
     p = check_probability(where, "p", p)
@@ -107,10 +109,16 @@ def _mask_params(where: str, p: float, training: bool, x: Tensor, numel: int, ge
     return p, next_rng(x, numel, generator, stream)
 
 
-def _kernel_args(p: float) -> tuple[int, float]:
-    """The Triton kernels' ``(threshold, scale)`` for ``p``: Python numbers, so a compiled graph is
-    specialised on the rate (the portable path keeps it in tensors instead, see traced_keep_params)."""
-    return keep_threshold(p), keep_scale(p)
+def _kernel_keep(p: float, x: Tensor) -> Tensor:
+    """The Triton ops' keep test for ``p``, an int32 pair ``[threshold, float32 bits of the scale]``:
+    a cached CPU tensor in eager mode (scalar kernel arguments), computed on ``x``'s device by tensor ops
+    under ``torch.compile`` (loaded by the kernels), so that one compiled graph serves every rate (see
+    :func:`dropkit.kernels.triton_elementwise.keep_in_kernel`)."""
+    from dropkit.kernels import triton_elementwise as te
+
+    if torch.compiler.is_compiling():
+        return te.device_keep(*traced_keep_params(p, x.device))
+    return te.host_keep(keep_threshold(p))
 
 
 def _check_like(where: str, name: str, t: Tensor | None, x: Tensor, shape: tuple[int, ...]) -> None:
@@ -156,9 +164,9 @@ def counter_dropout(
     if backend == "triton":
         from dropkit.kernels import triton_elementwise as te
 
-        threshold, scale = _kernel_args(p_eff)
-        y = te.triton_dropout(x, rng, threshold, scale)
-        mask = te.triton_keep_mask(rng, tuple(x.shape), threshold) if return_mask else None
+        keep = _kernel_keep(p_eff, x)
+        y = te.triton_dropout(x, rng, keep)
+        mask = te.triton_keep_mask(rng, tuple(x.shape), keep) if return_mask else None
     else:
         y = portable.portable_dropout(x, p_eff, rng)
         mask = keep_mask(rng, x.shape, p_eff, device=x.device) if return_mask else None
@@ -207,7 +215,7 @@ def bias_act_dropout(
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_act_dropout
 
-        return triton_bias_act_dropout(x, bias, rng, *_kernel_args(p_eff), activation)
+        return triton_bias_act_dropout(x, bias, rng, _kernel_keep(p_eff, x), activation)
     return portable.portable_bias_act_dropout(x, bias, p_eff, rng, activation)
 
 
@@ -252,7 +260,7 @@ def bias_dropout_add(
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_dropout_add
 
-        return triton_bias_dropout_add(x, bias, residual, rng, *_kernel_args(p_eff))
+        return triton_bias_dropout_add(x, bias, residual, rng, _kernel_keep(p_eff, x))
     return portable.portable_bias_dropout_add(x, bias, residual, p_eff, rng)
 
 
@@ -272,8 +280,8 @@ def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, tr
     if backend == "triton":
         from dropkit.kernels.triton_norm import triton_dropout_add_norm
 
-        threshold, scale = _kernel_args(p_eff)
-        return triton_dropout_add_norm(x, x_bias, residual, weight, bias, rng, threshold, scale, eps, norm)
+        keep = _kernel_keep(p_eff, x)
+        return triton_dropout_add_norm(x, x_bias, residual, weight, bias, rng, keep, eps, norm)
     return portable.portable_dropout_add_norm(x, x_bias, residual, weight, bias, p_eff, rng, float(eps), norm)
 
 
@@ -397,10 +405,10 @@ def dropout_linear(
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_dropout
 
-        threshold, scale = _kernel_args(p_eff)
+        keep = _kernel_keep(p_eff, x)
 
         def drop(t: Tensor, r: Tensor) -> Tensor:
-            return triton_dropout(t, r, threshold, scale)
+            return triton_dropout(t, r, keep)
 
         return portable.portable_dropout_linear(x, weight, bias, p_eff, rng, drop)
     return portable.portable_dropout_linear(x, weight, bias, p_eff, rng)

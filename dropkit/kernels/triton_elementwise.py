@@ -8,6 +8,11 @@ values are scaled by ``scale = 2**16 / threshold`` (see :mod:`dropkit.rng`). One
 Philox calls and whose columns are the 16-bit lanes. Arithmetic is float32; loads and stores use
 the tensors' dtypes. Backward regenerates the mask from ``rng`` (0 bytes per element kept).
 
+The ops take the keep test as ``keep``, an int32 pair ``[threshold, float32 bits of scale]``: eager
+calls pass a cached CPU pair that becomes two scalar kernel arguments; under ``torch.compile`` the pair
+is computed on the device from the rate, and the kernels load it, so a rate that changes between calls
+does not recompile the graph (:func:`keep_in_kernel`).
+
 This module imports triton; :mod:`dropkit.kernels.fused` imports it only when the Triton backend runs.
 """
 
@@ -21,7 +26,15 @@ import triton.language as tl
 from torch import Tensor
 from torch.library import triton_op, wrap_triton
 
-__all__ = ["triton_dropout", "triton_keep_mask", "triton_bias_act_dropout", "triton_bias_dropout_add"]
+__all__ = [
+    "triton_dropout",
+    "triton_keep_mask",
+    "triton_bias_act_dropout",
+    "triton_bias_dropout_add",
+    "host_keep",
+    "device_keep",
+    "keep_in_kernel",
+]
 
 _ACT_CODES = {"none": 0, "relu": 1, "gelu": 2, "silu": 3}
 _MAX_DIMS = 4
@@ -42,6 +55,22 @@ def _block_calls(rng_ptr, pid, BLOCK: tl.constexpr):
     calls = pid.to(tl.int64) * (BLOCK // 8) + tl.arange(0, BLOCK // 8).to(tl.int64)
     r0, r1, r2, r3 = tl.randint4x(seed, offset + calls)
     return calls, r0, r1, r2, r3
+
+
+@triton.jit
+def _keep_params(threshold, scale, T_PTR: tl.constexpr):
+    """The keep test's ``(threshold, scale)``: the scalar arguments, or with ``T_PTR`` read from memory,
+    where ``threshold`` points to the int32 pair ``[threshold, float32 bits of scale]`` (under
+    ``torch.compile``: computed on the device from a rate that may change between calls, so the
+    compiled graph does not depend on it). Two scalar loads per program; an in-kernel IEEE division
+    would cost ~100 instructions per thread."""
+    if T_PTR:
+        t = tl.load(threshold)
+        s = tl.load(threshold + 1).to(tl.float32, bitcast=True)
+    else:
+        t = threshold
+        s = scale
+    return t, s
 
 
 @triton.jit
@@ -181,13 +210,14 @@ def _dropout_kernel(
     X, Y, rng_ptr, numel, threshold, scale,
     s1, s2, s3, t0, t1, t2, t3,
     STRIDED: tl.constexpr, MASK_ONLY: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr, INDEX32: tl.constexpr,
-    HALVES: tl.constexpr,
+    HALVES: tl.constexpr, T_PTR: tl.constexpr,
 ):
     """``Y[i] = keep_i ? X[i] * scale : 0`` (Y contiguous); ``MASK_ONLY`` writes ``keep`` as uint8.
 
     ``EVEN`` (``numel % BLOCK == 0``) compiles the unmasked path only; otherwise every full block
     takes it and the last block the masked one. ``STRIDED``/``INDEX32``: see :func:`_source_offsets`.
     """
+    threshold, scale = _keep_params(threshold, scale, T_PTR)
     pid = tl.program_id(0)
     if HALVES:  # contiguous 32-bit data: see _block_keep_halves
         idx_lo, keep_lo, idx_hi, keep_hi = _block_keep_halves(rng_ptr, pid, threshold, BLOCK)
@@ -227,10 +257,11 @@ def _bias_act_dropout_block(
 def _bias_act_dropout_kernel(
     X, B, R, Y, rng_ptr, numel, n_cols, threshold, scale,
     HAS_BIAS: tl.constexpr, ACT: tl.constexpr, HAS_RES: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr,
-    HALVES: tl.constexpr,
+    HALVES: tl.constexpr, T_PTR: tl.constexpr,
 ):
     """``Y = [R +] dropout(act(X + B))`` on contiguous ``X``/``R`` with ``B`` broadcast over rows.
     ``HALVES`` (32-bit data): see :func:`_block_keep_halves`."""
+    threshold, scale = _keep_params(threshold, scale, T_PTR)
     pid = tl.program_id(0)
     full = EVEN or _full_block(pid, numel, BLOCK)
     if HALVES:
@@ -267,8 +298,10 @@ def _bias_act_dropout_bwd_block(
 def _bias_act_dropout_bwd_kernel(
     DY, X, B, DX, rng_ptr, numel, n_cols, threshold, scale,
     HAS_BIAS: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr, EVEN: tl.constexpr, HALVES: tl.constexpr,
+    T_PTR: tl.constexpr,
 ):
     """``DX = keep * scale * DY * act'(X + B)``; the mask is regenerated, ``X`` is re-read."""
+    threshold, scale = _keep_params(threshold, scale, T_PTR)
     pid = tl.program_id(0)
     full = EVEN or _full_block(pid, numel, BLOCK)
     if HALVES:
@@ -333,8 +366,44 @@ def _strided_mode(sizes: list[int], strides: list[int], numel: int, block: int) 
     return mode, numel + block < 2**31 and last_offset < 2**31
 
 
+def keep_in_kernel(keep: Tensor, x: Tensor) -> bool:
+    """Whether the kernels read the keep test from memory (``T_PTR``) rather than as scalar arguments.
+
+    The ops take the keep test as ``keep``, an int32 tensor ``[threshold, float32 bits of the scale]``.
+    Eager callers pass a cached CPU tensor (:func:`host_keep`): for CUDA inputs it becomes two scalar
+    arguments, as cheap as before and safe under CUDA-graph capture. Under ``torch.compile`` it is
+    computed on the input's device (:func:`device_keep`), so the graph does not depend on the rate,
+    and the kernels load it. Under the interpreter (CPU inputs) it is always loaded from memory.
+    """
+    return not (keep.device.type == "cpu" and x.device.type != "cpu")
+
+
+def _pair(threshold: Tensor, scale: Tensor) -> Tensor:
+    return torch.stack((threshold.to(torch.int32), scale.to(torch.float32).view(torch.int32)))
+
+
+@functools.lru_cache(maxsize=256)
+def host_keep(threshold: int) -> Tensor:
+    """The ``keep`` pair of threshold ``t`` as a CPU tensor (one per value, reused across calls)."""
+    scale = (1 << 16) / threshold if threshold else 0.0
+    return _pair(torch.tensor(threshold), torch.tensor(scale, dtype=torch.float64))
+
+
+def device_keep(threshold: Tensor, scale: Tensor) -> Tensor:
+    """The ``keep`` pair from 0-dim threshold and scale tensors (:func:`dropkit.rng.traced_keep_params`)."""
+    return _pair(threshold, scale)
+
+
+def _keep_args(keep: Tensor, x: Tensor) -> dict[str, object]:
+    """The kernels' ``threshold``, ``scale`` and ``T_PTR`` arguments for ``keep`` (see above)."""
+    if keep_in_kernel(keep, x):
+        return {"threshold": keep, "scale": 1.0, "T_PTR": True}
+    t, _ = keep.tolist()
+    return {"threshold": t, "scale": (1 << 16) / t if t else 0.0, "T_PTR": False}
+
+
 @triton_op("dropkit::dropout_apply", mutates_args={})
-def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tensor:
+def _dropout_apply(x: Tensor, rng: Tensor, keep: Tensor) -> Tensor:
     y = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     if x.numel() == 0:
         return y
@@ -345,8 +414,8 @@ def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tens
     block = _block()
     mode, index32 = _strided_mode(sizes, strides, x.numel(), block) if layout is not None else (0, False)
     wrap_triton(_dropout_kernel)[_grid(x.numel(), block)](
-        x, y, rng, x.numel(), threshold, scale,
-        sizes[1], sizes[2], sizes[3], strides[0], strides[1], strides[2], strides[3],
+        X=x, Y=y, rng_ptr=rng, numel=x.numel(), **_keep_args(keep, x),
+        s1=sizes[1], s2=sizes[2], s3=sizes[3], t0=strides[0], t1=strides[1], t2=strides[2], t3=strides[3],
         STRIDED=mode, MASK_ONLY=False, BLOCK=block, EVEN=x.numel() % block == 0, INDEX32=index32,
         HALVES=layout is None and x.element_size() == 4, num_warps=GPU_NUM_WARPS,
     )
@@ -355,11 +424,11 @@ def _dropout_apply(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tens
 
 def _dropout_apply_backward(ctx, dy: Tensor):
     (rng,) = ctx.saved_tensors
-    return torch.ops.dropkit.dropout_apply(dy, rng, ctx.threshold, ctx.scale), None, None, None
+    return torch.ops.dropkit.dropout_apply(dy, rng, ctx.keep), None, None
 
 
 def _dropout_apply_setup(ctx, inputs, output) -> None:
-    _, rng, ctx.threshold, ctx.scale = inputs
+    _, rng, ctx.keep = inputs
     ctx.save_for_backward(rng)
 
 
@@ -367,27 +436,28 @@ _dropout_apply.register_autograd(_dropout_apply_backward, setup_context=_dropout
 
 
 @triton_op("dropkit::keep_mask", mutates_args={})
-def _keep_mask(rng: Tensor, numel: int, threshold: int) -> Tensor:
+def _keep_mask(rng: Tensor, numel: int, keep: Tensor) -> Tensor:
     m = torch.empty(numel, dtype=torch.uint8, device=rng.device)
     if numel:
         block = _block()
         wrap_triton(_dropout_kernel)[_grid(numel, block)](
-            m, m, rng, numel, threshold, 1.0, 1, 1, 1, 0, 0, 0, 0,
-            STRIDED=0, MASK_ONLY=True, BLOCK=block, EVEN=numel % block == 0, INDEX32=False, HALVES=False,
+            X=m, Y=m, rng_ptr=rng, numel=numel, **_keep_args(keep, m),
+            s1=1, s2=1, s3=1, t0=0, t1=0, t2=0, t3=0, STRIDED=0, MASK_ONLY=True, BLOCK=block,
+            EVEN=numel % block == 0, INDEX32=False, HALVES=False,
         )
     return m
 
 
 @triton_op("dropkit::bias_act_dropout", mutates_args={})
 def _bias_act_dropout(
-    x: Tensor, bias: Tensor | None, residual: Tensor | None, rng: Tensor, threshold: int, scale: float, act: int
+    x: Tensor, bias: Tensor | None, residual: Tensor | None, rng: Tensor, keep: Tensor, act: int
 ) -> Tensor:
     y = torch.empty_like(x)
     if x.numel():
         block = _block()
         wrap_triton(_bias_act_dropout_kernel)[_grid(x.numel(), block)](
-            x, x if bias is None else bias, x if residual is None else residual, y, rng,
-            x.numel(), x.shape[-1], threshold, scale,
+            X=x, B=x if bias is None else bias, R=x if residual is None else residual, Y=y, rng_ptr=rng,
+            numel=x.numel(), n_cols=x.shape[-1], **_keep_args(keep, x),
             HAS_BIAS=bias is not None, ACT=act, HAS_RES=residual is not None, BLOCK=block,
             EVEN=x.numel() % block == 0, HALVES=x.element_size() == 4, num_warps=GPU_NUM_WARPS,
         )
@@ -396,23 +466,23 @@ def _bias_act_dropout(
 
 @triton_op("dropkit::bias_act_dropout_bwd", mutates_args={})
 def _bias_act_dropout_bwd(
-    dy: Tensor, x: Tensor, bias: Tensor | None, rng: Tensor, threshold: int, scale: float, act: int
+    dy: Tensor, x: Tensor, bias: Tensor | None, rng: Tensor, keep: Tensor, act: int
 ) -> Tensor:
     dx = torch.empty_like(x)
     if x.numel():
         block = _block()
         wrap_triton(_bias_act_dropout_bwd_kernel)[_grid(x.numel(), block)](
-            dy, x, x if bias is None else bias, dx, rng, x.numel(), x.shape[-1], threshold, scale,
-            HAS_BIAS=bias is not None, ACT=act, BLOCK=block, EVEN=x.numel() % block == 0,
+            DY=dy, X=x, B=x if bias is None else bias, DX=dx, rng_ptr=rng, numel=x.numel(), n_cols=x.shape[-1],
+            **_keep_args(keep, x), HAS_BIAS=bias is not None, ACT=act, BLOCK=block, EVEN=x.numel() % block == 0,
             HALVES=x.element_size() == 4, num_warps=GPU_NUM_WARPS,
         )
     return dx
 
 
 def _bad_setup(ctx, inputs, output) -> None:
-    x, bias, residual, rng, threshold, scale, act = inputs
+    x, bias, residual, rng, keep, act = inputs
     ctx.has_bias, ctx.has_res = bias is not None, residual is not None
-    ctx.threshold, ctx.scale, ctx.act = threshold, scale, act
+    ctx.keep, ctx.act = keep, act
     # x is needed only for the activation derivative; bias + residual need only the seed.
     ctx.save_for_backward(x if act != 0 else None, bias if act != 0 else None, rng)
 
@@ -421,12 +491,12 @@ def _bad_backward(ctx, dy: Tensor):
     x, bias, rng = ctx.saved_tensors
     dy = dy.contiguous()
     if ctx.act != 0:
-        dx = torch.ops.dropkit.bias_act_dropout_bwd(dy, x, bias, rng, ctx.threshold, ctx.scale, ctx.act)
+        dx = torch.ops.dropkit.bias_act_dropout_bwd(dy, x, bias, rng, ctx.keep, ctx.act)
     else:
-        dx = torch.ops.dropkit.dropout_apply(dy, rng, ctx.threshold, ctx.scale)
+        dx = torch.ops.dropkit.dropout_apply(dy, rng, ctx.keep)
     dbias = dx.reshape(-1, dx.shape[-1]).float().sum(0).to(dx.dtype) if ctx.has_bias else None
     dres = dy if ctx.has_res else None
-    return dx, dbias, dres, None, None, None, None
+    return dx, dbias, dres, None, None, None
 
 
 _bias_act_dropout.register_autograd(_bad_backward, setup_context=_bad_setup)
@@ -437,24 +507,24 @@ def act_code(name: str) -> int:
     return _ACT_CODES[name]
 
 
-def triton_dropout(x: Tensor, rng: Tensor, threshold: int, scale: float) -> Tensor:
-    """Dropout with the counter-based mask; any shape and strides, output contiguous (row-major)."""
-    return torch.ops.dropkit.dropout_apply(x, rng, threshold, scale)
+def triton_dropout(x: Tensor, rng: Tensor, keep: Tensor) -> Tensor:
+    """Dropout with the counter-based mask; any shape and strides, output contiguous (row-major).
+
+    ``keep``: the keep keep as an int32 0-dim tensor (see :func:`threshold_in_kernel`)."""
+    return torch.ops.dropkit.dropout_apply(x, rng, keep)
 
 
-def triton_keep_mask(rng: Tensor, shape: tuple[int, ...], threshold: int) -> Tensor:
+def triton_keep_mask(rng: Tensor, shape: tuple[int, ...], keep: Tensor) -> Tensor:
     """The boolean keep-mask the kernels apply (the ``return_mask`` path for tests)."""
     numel = 1
     for s in shape:
         numel *= int(s)
-    return torch.ops.dropkit.keep_mask(rng, numel, threshold).bool().reshape(shape)
+    return torch.ops.dropkit.keep_mask(rng, numel, keep).bool().reshape(shape)
 
 
-def triton_bias_act_dropout(x: Tensor, bias: Tensor | None, rng: Tensor, threshold: int, scale: float, act: str) -> Tensor:
-    return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, None, rng, threshold, scale, act_code(act))
+def triton_bias_act_dropout(x: Tensor, bias: Tensor | None, rng: Tensor, keep: Tensor, act: str) -> Tensor:
+    return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, None, rng, keep, act_code(act))
 
 
-def triton_bias_dropout_add(
-    x: Tensor, bias: Tensor | None, residual: Tensor, rng: Tensor, threshold: int, scale: float
-) -> Tensor:
-    return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, residual.contiguous(), rng, threshold, scale, 0)
+def triton_bias_dropout_add(x: Tensor, bias: Tensor | None, residual: Tensor, rng: Tensor, keep: Tensor) -> Tensor:
+    return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, residual.contiguous(), rng, keep, 0)

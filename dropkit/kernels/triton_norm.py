@@ -23,7 +23,7 @@ import triton.language as tl
 from torch import Tensor
 from torch.library import triton_op, wrap_triton
 
-from dropkit.kernels.triton_elementwise import _lane_bits
+from dropkit.kernels.triton_elementwise import _keep_args, _keep_params, _lane_bits
 
 __all__ = ["triton_dropout_add_norm"]
 
@@ -50,8 +50,9 @@ def _row_keep(rng_ptr, row, n_cols, threshold, R: tl.constexpr, ALIGNED: tl.cons
 def _fwd_kernel(
     X, XB, RES, W, B, Y, H, MEAN, RSTD, rng_ptr, n_cols, threshold, scale, eps,
     HAS_XB: tl.constexpr, HAS_RES: tl.constexpr, HAS_B: tl.constexpr, RMS: tl.constexpr,
-    ALIGNED: tl.constexpr, R: tl.constexpr,
+    ALIGNED: tl.constexpr, R: tl.constexpr, T_PTR: tl.constexpr,
 ):
+    threshold, scale = _keep_params(threshold, scale, T_PTR)
     row = tl.program_id(0)
     cols, keep = _row_keep(rng_ptr, row, n_cols, threshold, R, ALIGNED)
     inb = cols < n_cols
@@ -128,11 +129,12 @@ def _bwd_row(
 def _bwd_kernel(
     DY, DH_OUT, H, W, MEAN, RSTD, DX, DRES, DW, DB, DXB, rng_ptr, n_rows, n_cols, rows_per_prog, threshold, scale,
     HAS_DH: tl.constexpr, HAS_RES: tl.constexpr, HAS_XB: tl.constexpr, RMS: tl.constexpr, ALIGNED: tl.constexpr,
-    R: tl.constexpr, STAGES: tl.constexpr,
+    R: tl.constexpr, STAGES: tl.constexpr, T_PTR: tl.constexpr,
 ):
     """Rows ``[pid * rows_per_prog, (pid + 1) * rows_per_prog)``; ``STAGES > 1`` lets Triton prefetch
     the next rows' ``h``, ``dy`` (and ``dh``) into shared memory while the current row is reduced.
     The trip count is fixed and rows past the end are masked (see ``_bwd_row``)."""
+    threshold, scale = _keep_params(threshold, scale, T_PTR)
     pid = tl.program_id(0)
     cols0 = _cols0(R)
     inb = cols0 < n_cols
@@ -199,7 +201,7 @@ def _interpreted() -> bool:
 @triton_op("dropkit::dropout_add_norm", mutates_args={})
 def _dropout_add_norm(
     x: Tensor, x_bias: Tensor | None, residual: Tensor | None, weight: Tensor, bias: Tensor | None,
-    rng: Tensor, threshold: int, scale: float, eps: float, rms: bool,
+    rng: Tensor, keep: Tensor, eps: float, rms: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     n_cols = x.shape[-1]
     n_rows = x.numel() // max(n_cols, 1)
@@ -209,9 +211,10 @@ def _dropout_add_norm(
     rstd = torch.empty(n_rows, dtype=torch.float32, device=x.device)
     if n_rows:
         wrap_triton(_fwd_kernel)[(n_rows,)](
-            x, x if x_bias is None else x_bias, x if residual is None else residual, weight,
-            weight if bias is None else bias, y, h, mean, rstd, rng, n_cols, threshold, scale, eps,
-            HAS_XB=x_bias is not None, HAS_RES=residual is not None, HAS_B=bias is not None, RMS=rms,
+            X=x, XB=x if x_bias is None else x_bias, RES=x if residual is None else residual, W=weight,
+            B=weight if bias is None else bias, Y=y, H=h, MEAN=mean, RSTD=rstd, rng_ptr=rng, n_cols=n_cols,
+            **_keep_args(keep, x), eps=eps, HAS_XB=x_bias is not None, HAS_RES=residual is not None,
+            HAS_B=bias is not None, RMS=rms,
             ALIGNED=n_cols % 8 == 0, R=_tile_rows(n_cols), num_warps=_num_warps(n_cols),
         )
     return y, h, mean, rstd
@@ -220,7 +223,7 @@ def _dropout_add_norm(
 @triton_op("dropkit::dropout_add_norm_bwd", mutates_args={})
 def _dropout_add_norm_bwd(
     dy: Tensor, dh_out: Tensor | None, h: Tensor, weight: Tensor, mean: Tensor, rstd: Tensor,
-    rng: Tensor, threshold: int, scale: float, rms: bool, has_res: bool, has_xb: bool,
+    rng: Tensor, keep: Tensor, rms: bool, has_res: bool, has_xb: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     n_cols = h.shape[-1]
     n_rows = h.numel() // max(n_cols, 1)
@@ -234,18 +237,20 @@ def _dropout_add_norm_bwd(
     dxb_part = torch.zeros(progs if has_xb else 0, n_cols, dtype=torch.float32, device=h.device)
     if n_rows:
         wrap_triton(_bwd_kernel)[(progs,)](
-            dy, h if dh_out is None else dh_out, h, weight, mean, rstd, dx, dx if not has_res else dres,
-            dw_part, db_part, dxb_part if has_xb else db_part, rng, n_rows, n_cols, triton.cdiv(n_rows, progs),
-            threshold, scale, HAS_DH=dh_out is not None, HAS_RES=has_res, HAS_XB=has_xb, RMS=rms, ALIGNED=n_cols % 8 == 0,
+            DY=dy, DH_OUT=h if dh_out is None else dh_out, H=h, W=weight, MEAN=mean, RSTD=rstd, DX=dx,
+            DRES=dx if not has_res else dres, DW=dw_part, DB=db_part, DXB=dxb_part if has_xb else db_part,
+            rng_ptr=rng, n_rows=n_rows, n_cols=n_cols, rows_per_prog=triton.cdiv(n_rows, progs),
+            **_keep_args(keep, h), HAS_DH=dh_out is not None, HAS_RES=has_res, HAS_XB=has_xb, RMS=rms,
+            ALIGNED=n_cols % 8 == 0,
             R=_tile_rows(n_cols), STAGES=_bwd_stages(), num_warps=_num_warps(n_cols),
         )
     return dx, dres, dw_part.sum(0), db_part.sum(0), dxb_part.sum(0)
 
 
 def _setup(ctx, inputs, output) -> None:
-    x, x_bias, residual, weight, bias, rng, threshold, scale, eps, rms = inputs
+    x, x_bias, residual, weight, bias, rng, keep, eps, rms = inputs
     _, h, mean, rstd = output
-    ctx.threshold, ctx.scale, ctx.rms = threshold, scale, rms
+    ctx.keep, ctx.rms = keep, rms
     ctx.has = (x_bias is not None, residual is not None, bias is not None)
     ctx.save_for_backward(h, weight, mean, rstd, rng)
 
@@ -255,12 +260,12 @@ def _backward(ctx, dy, dh_out, _dmean, _drstd):
     has_xb, has_res, has_b = ctx.has
     dx, dres, dw, db, dxb = torch.ops.dropkit.dropout_add_norm_bwd(
         dy.contiguous(), None if dh_out is None else dh_out.contiguous(), h, weight, mean, rstd, rng,
-        ctx.threshold, ctx.scale, ctx.rms, has_res, has_xb,
+        ctx.keep, ctx.rms, has_res, has_xb,
     )
     dxb = dxb.to(dx.dtype) if has_xb else None
     return (
         dx, dxb, dres if has_res else None, dw.to(weight.dtype), db.to(weight.dtype) if has_b else None,
-        None, None, None, None, None,
+        None, None, None, None,
     )
 
 
@@ -269,10 +274,10 @@ _dropout_add_norm.register_autograd(_backward, setup_context=_setup)
 
 def triton_dropout_add_norm(
     x: Tensor, x_bias: Tensor | None, residual: Tensor | None, weight: Tensor, bias: Tensor | None,
-    rng: Tensor, threshold: int, scale: float, eps: float, norm: str,
+    rng: Tensor, keep: Tensor, eps: float, norm: str,
 ) -> tuple[Tensor, Tensor]:
     y, h, _, _ = torch.ops.dropkit.dropout_add_norm(
         x.contiguous(), x_bias, None if residual is None else residual.contiguous(), weight.contiguous(),
-        bias, rng, threshold, scale, float(eps), norm == "rmsnorm",
+        bias, rng, keep, float(eps), norm == "rmsnorm",
     )
     return y, h

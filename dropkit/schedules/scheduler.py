@@ -63,9 +63,10 @@ class DropoutScheduler:
         own, so masks differ from eager ones in value but not in distribution). The recurrent layers
         built on ``nn.LSTM``/``nn.GRU`` are the exception: Dynamo does not trace those modules.
         After the first change Dynamo traces the rate as a symbol; dropkit's layers then use it only in
-        tensor arithmetic, so one more graph serves every later rate. The exceptions are specialised on
-        the value and recompile at each new one: the ``"portable"`` and ``"triton"`` backends, layers
-        whose shapes depend on the rate (:class:`~dropkit.nn.DropPathResidual`'s kept samples,
+        tensor arithmetic, so one more graph serves every later rate (on CUDA the Triton kernels load the
+        keep test from a device tensor for this: checked by a CUDA test that has not yet run on a GPU).
+        The exceptions are specialised on the value and recompile at each new one: layers whose shapes
+        depend on the rate (:class:`~dropkit.nn.DropPathResidual`'s kept samples,
         :class:`~dropkit.nn.TokenDropout`'s kept tokens), ``attn_p`` of
         :class:`~dropkit.nn.MultiHeadSelfAttention` (torch's SDPA takes a constant) and torch's own
         ``nn.Dropout*``. Past ``torch._dynamo.config.recompile_limit`` (8) those run uncompiled: for

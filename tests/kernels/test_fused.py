@@ -126,6 +126,44 @@ def test_fused_ops_share_the_plain_dropout_mask() -> None:
     assert torch.equal(h != 0, plain)
 
 
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.123456, 0.5, 1.0])
+def test_threshold_as_argument_and_read_from_memory_agree(monkeypatch, p: float) -> None:
+    """Eager CUDA calls pass the keep test as scalar arguments, compiled ones as a device tensor the
+    kernels load: the same bits, forward and backward."""
+    from dropkit.kernels import triton_elementwise as te
+
+    x, w, b = torch.randn(6, 24), torch.randn(24), torch.randn(24)
+    weight = torch.randn(5, 24)
+    ops = {
+        "dropout": lambda t: dropout(t, p, stream=_stream(), backend="triton"),
+        "bias_gelu": lambda t: bias_act_dropout(t, b, p, "gelu", stream=_stream(), backend="triton"),
+        "bias_add": lambda t: bias_dropout_add(t, b, x, p, stream=_stream(), backend="triton"),
+        "layernorm": lambda t: dropout_add_layer_norm(t, x, w, b, p, stream=_stream(), backend="triton")[0],
+        "linear": lambda t: dropout_linear(t, weight, None, p, stream=_stream(), backend="triton"),
+    }
+    for name, op in ops.items():
+        results = []
+        for in_memory in (False, True):
+            monkeypatch.setattr(te, "keep_in_kernel", lambda keep, t, flag=in_memory: flag)
+            leaf = x.clone().requires_grad_()
+            y = op(leaf)
+            (g,) = torch.autograd.grad(y, [leaf], torch.ones_like(y))
+            results.append((y, g))
+        (y_arg, g_arg), (y_mem, g_mem) = results
+        assert torch.equal(y_arg, y_mem) and torch.equal(g_arg, g_mem), (name, p)
+
+
+def test_device_keep_pair_equals_the_host_pair() -> None:
+    """Under torch.compile the kernels read [threshold, float32 bits of the scale] computed by tensor ops;
+    eagerly they get the host's values: the same pair for every rate (ties and ends included)."""
+    from dropkit.kernels import triton_elementwise as te
+    from dropkit.rng import keep_threshold, traced_keep_params
+
+    rates = torch.rand(500, generator=torch.Generator().manual_seed(5), dtype=torch.float64).tolist()
+    for p in rates + [k / 2**17 for k in range(1, 2**17, 4099)] + [0.0, 2**-17, 0.5, 1.0 - 2**-17, 1.0]:
+        assert torch.equal(te.device_keep(*traced_keep_params(p)), te.host_keep(keep_threshold(p))), p
+
+
 # ----------------------------------------------------------------------------- values and gradients
 
 
@@ -457,3 +495,29 @@ def test_cuda_graph_replay_advances_the_stream() -> None:
     first = y.clone()
     g.replay()
     assert not torch.equal(first, y)
+
+
+@pytest.mark.cuda
+def test_cuda_compiled_kernels_serve_every_rate_with_one_graph() -> None:
+    """A scheduled rate under torch.compile: the Triton ops read the keep test from a device tensor,
+    so after the first change one graph serves every rate, with the eager kernels' bits."""
+    import torch._dynamo.testing
+
+    x = torch.randn(333, 256, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    w = torch.randn(256, device="cuda", dtype=torch.bfloat16)
+
+    def f(t: torch.Tensor, p: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = PhiloxState(seed, 3, device="cuda")
+        return dropout(t, p, stream=s), dropout_add_layer_norm(t, t, w, None, p, stream=s)[0]
+
+    counter = torch._dynamo.testing.CompileCounterWithBackend("inductor")
+    compiled = torch.compile(f, fullgraph=True, backend=counter)
+    atol, rtol = TOL[torch.bfloat16]
+    for p in (0.5, 0.1, 0.3, 0.25):
+        (d_compiled, n_compiled), (d_eager, n_eager) = compiled(x, p, 9), f(x, p, 9)
+        assert torch.equal(d_compiled, d_eager), p  # the same kernel, mask and scale
+        torch.testing.assert_close(n_compiled, n_eager, atol=atol, rtol=rtol)
+        (g_compiled,) = torch.autograd.grad((d_compiled.float().sum() + n_compiled.float().sum()), [x])
+        (g_eager,) = torch.autograd.grad((d_eager.float().sum() + n_eager.float().sum()), [x])
+        torch.testing.assert_close(g_compiled, g_eager, atol=atol, rtol=rtol)
+    assert counter.frame_count <= 2
