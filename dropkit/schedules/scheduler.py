@@ -33,6 +33,9 @@ def is_dropout_module(name: str, module: nn.Module) -> bool:
     return type(module).__module__.startswith("dropkit.") and not isinstance(module, (nn.Sequential, nn.ModuleList))
 
 
+_DEFAULT_ATTRS = ("p", "attn_p")
+
+
 @dataclasses.dataclass
 class _Target:
     name: str  # "<module name>.<attr>"
@@ -53,7 +56,9 @@ class DropoutScheduler:
         select: ``(name, module) -> bool`` choosing the modules (default: :func:`is_dropout_module`).
         relative: see ``schedule`` (default: False).
         attrs: attribute names holding a rate; a selected module is updated on each of them that it
-            holds as a float (default: ``("p", "attn_p")``).
+            holds as a float (default: None: ``"p"``, ``"attn_p"`` and the names a module declares in
+            ``stochastic_rate_attributes``, e.g. ``input_p``, ``recurrent_p`` and ``zoneout_p`` of
+            :class:`~dropkit.nn.VariationalLSTM`).
         log: optional ``log(step, rate)`` called at every :meth:`step` (default: None).
 
     Note:
@@ -99,7 +104,7 @@ class DropoutScheduler:
         *,
         select: Callable[[str, nn.Module], bool] | None = None,
         relative: bool = False,
-        attrs: Sequence[str] = ("p", "attn_p"),
+        attrs: Sequence[str] | None = None,
         log: Callable[[int, float], object] | None = None,
     ) -> None:
         where = type(self).__name__
@@ -109,6 +114,7 @@ class DropoutScheduler:
             raise TypeError(f"{where}: schedule must be a callable step -> rate, got {type(schedule).__name__}")
         if isinstance(attrs, str):
             attrs = (attrs,)
+        declared = attrs is None
         select = is_dropout_module if select is None else select
         self.schedule = schedule
         self.relative = bool(relative)
@@ -117,13 +123,17 @@ class DropoutScheduler:
         for name, module in model.named_modules():
             if not select(name, module):
                 continue
-            for attr in attrs:
+            names = tuple(attrs) if not declared else _DEFAULT_ATTRS + tuple(
+                a for a in getattr(module, "stochastic_rate_attributes", ()) if a not in _DEFAULT_ATTRS
+            )
+            for attr in names:
                 value = getattr(module, attr, None)
                 if isinstance(value, float):
                     self.targets.append(_Target(f"{name}.{attr}" if name else attr, module, attr, value))
         if not self.targets:
             raise ValueError(
-                f"{where}: select must match at least one module holding a float rate in {tuple(attrs)}, "
+                f"{where}: select must match at least one module holding a float rate in "
+                f"{tuple(attrs) if not declared else 'p, attn_p or its stochastic_rate_attributes'}, "
                 f"got none in {type(model).__name__}"
             )
         self.rate: float | None = None

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from dropkit.models.rnn import RNNClassifier
 from dropkit.models.transformer import Transformer
-from dropkit.nn import ConcreteDropout, Dropout, MultiHeadSelfAttention
+from dropkit.nn import ConcreteDropout, Dropout, MultiHeadSelfAttention, VariationalLSTM
 from dropkit.schedules import DropoutScheduler, build_dropout_scheduler, make_schedule
 from dropkit.train.config import Config
 
@@ -71,6 +72,27 @@ def test_transformer_drop_path_keeps_depth_profile_under_relative_schedule():
     assert [b.drop_path1.p for b in model.blocks] == pytest.approx([0.0, 0.1, 0.2])
     sched.step(50)
     assert all(b.drop_path1.p == 0.0 and b.attn.attn_p == 0.0 for b in model.blocks)
+
+
+def test_recurrent_rates_follow_the_schedule():
+    """Rates a module declares in ``stochastic_rate_attributes`` (VariationalLSTM's input, recurrent and
+    zoneout rates) are scheduled with the rest; before, an RNN run's schedule reached its head only."""
+    cfg = Config(model="rnn", steps=100, p=0.5, rnn_input_p=0.2, rnn_recurrent_p=0.3, zoneout=0.1,
+                 weight_drop=0.4, p_schedule="late", p_schedule_cutoff=50)
+    model = RNNClassifier((8, 8), 10, cell="lstm", hidden_size=16, num_layers=1, input_p=cfg.rnn_input_p,
+                          recurrent_p=cfg.rnn_recurrent_p, weight_drop=cfg.weight_drop, zoneout=cfg.zoneout, head_p=cfg.p)
+    sched = build_dropout_scheduler(cfg, model)
+    lstm = next(m for m in model.modules() if isinstance(m, VariationalLSTM))
+    rates = ("input_p", "recurrent_p", "zoneout_p", "zoneout_cell_p")
+    assert {n.rsplit(".", 1)[-1] for n in sched.names} >= set(rates) | {"p"}
+    sched.step(0)
+    assert all(getattr(lstm, a) == 0.0 for a in rates) and all(v == 0.0 for v in sched.rates.values())
+    sched.step(50)
+    assert (lstm.input_p, lstm.recurrent_p, lstm.zoneout_p) == (0.2, 0.3, 0.1)
+    assert all(getattr(t.module, t.attr) == t.base for t in sched.targets)  # factor 1: every base rate
+    # Explicit attrs are taken as given: only "p" here.
+    only_p = DropoutScheduler(model, lambda step: 0.0, attrs=("p",))
+    assert all(n.endswith(".p") for n in only_p.names)
 
 
 def test_build_from_config_contract():
