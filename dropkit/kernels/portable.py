@@ -164,6 +164,10 @@ class _DropoutLinear(torch.autograd.Function):
 
     ``dropout_fn(t, rng)`` applies the mask (portable torch here; the Triton op on CUDA), so the same
     Function serves both backends.
+
+    Under ``torch.autocast`` the forward's ``F.linear`` runs in the autocast dtype (``dy`` comes back in
+    it) while ``x`` and the weight stay float32; backward then multiplies in ``dy``'s dtype and casts
+    each gradient to its input's dtype, as autograd does through autocast's casts.
     """
 
     @staticmethod
@@ -171,6 +175,7 @@ class _DropoutLinear(torch.autograd.Function):
         xd = dropout_fn(x, rng)
         y = F.linear(xd, weight, bias)
         ctx.p, ctx.dropout_fn, ctx.has_bias = p, dropout_fn, bias is not None
+        ctx.bias_dtype = None if bias is None else bias.dtype
         ctx.save_for_backward(x, weight, rng)
         return y
 
@@ -179,12 +184,12 @@ class _DropoutLinear(torch.autograd.Function):
         x, weight, rng = ctx.saved_tensors
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dx = ctx.dropout_fn(dy.matmul(weight), rng)
+            dx = ctx.dropout_fn(dy.matmul(weight.to(dy.dtype)).to(x.dtype), rng)
         if ctx.needs_input_grad[1]:
-            xd = ctx.dropout_fn(x, rng)  # regenerated: the dropped input is never stored
-            dw = dy.reshape(-1, dy.shape[-1]).t().matmul(xd.reshape(-1, xd.shape[-1]))
+            xd = ctx.dropout_fn(x, rng).to(dy.dtype)  # regenerated: the dropped input is never stored
+            dw = dy.reshape(-1, dy.shape[-1]).t().matmul(xd.reshape(-1, xd.shape[-1])).to(weight.dtype)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            db = dy.reshape(-1, dy.shape[-1]).sum(0)
+            db = dy.reshape(-1, dy.shape[-1]).sum(0).to(ctx.bias_dtype)
         return dx, dw, db, None, None, None
 
 

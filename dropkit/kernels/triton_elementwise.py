@@ -482,6 +482,7 @@ def _bias_act_dropout_bwd(
 def _bad_setup(ctx, inputs, output) -> None:
     x, bias, residual, rng, keep, act = inputs
     ctx.has_bias, ctx.has_res = bias is not None, residual is not None
+    ctx.bias_dtype = None if bias is None else bias.dtype  # float32 with 16-bit x under autocast
     ctx.keep, ctx.act = keep, act
     # x is needed only for the activation derivative; bias + residual need only the seed.
     ctx.save_for_backward(x if act != 0 else None, bias if act != 0 else None, rng)
@@ -494,7 +495,7 @@ def _bad_backward(ctx, dy: Tensor):
         dx = torch.ops.dropkit.bias_act_dropout_bwd(dy, x, bias, rng, ctx.keep, ctx.act)
     else:
         dx = torch.ops.dropkit.dropout_apply(dy, rng, ctx.keep)
-    dbias = dx.reshape(-1, dx.shape[-1]).float().sum(0).to(dx.dtype) if ctx.has_bias else None
+    dbias = dx.reshape(-1, dx.shape[-1]).float().sum(0).to(ctx.bias_dtype) if ctx.has_bias else None
     dres = dy if ctx.has_res else None
     return dx, dbias, dres, None, None, None
 

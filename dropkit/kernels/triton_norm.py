@@ -252,6 +252,8 @@ def _setup(ctx, inputs, output) -> None:
     _, h, mean, rstd = output
     ctx.keep, ctx.rms = keep, rms
     ctx.has = (x_bias is not None, residual is not None, bias is not None)
+    # float32 parameters with 16-bit x (torch.autocast): each gradient in its parameter's dtype
+    ctx.dtypes = (None if x_bias is None else x_bias.dtype, None if bias is None else bias.dtype)
     ctx.save_for_backward(h, weight, mean, rstd, rng)
 
 
@@ -262,9 +264,10 @@ def _backward(ctx, dy, dh_out, _dmean, _drstd):
         dy.contiguous(), None if dh_out is None else dh_out.contiguous(), h, weight, mean, rstd, rng,
         ctx.keep, ctx.rms, has_res, has_xb,
     )
-    dxb = dxb.to(dx.dtype) if has_xb else None
+    xb_dtype, b_dtype = ctx.dtypes
+    dxb = dxb.to(xb_dtype) if has_xb else None
     return (
-        dx, dxb, dres if has_res else None, dw.to(weight.dtype), db.to(weight.dtype) if has_b else None,
+        dx, dxb, dres if has_res else None, dw.to(weight.dtype), db.to(b_dtype) if has_b else None,
         None, None, None, None,
     )
 

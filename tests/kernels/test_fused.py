@@ -242,6 +242,48 @@ def test_dropout_linear_matches_unfused(dtype, backend) -> None:
         _close(a, c, dtype)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_float32_parameters_with_16_bit_inputs(dtype, backend) -> None:
+    """Under torch.autocast parameters stay float32 while activations are 16-bit: the fused ops accept
+    float32 bias / norm weight / x_bias, compute in float32 and return each gradient in its parameter's
+    dtype, matching the reference (which upcasts everything to float32)."""
+    x, res = _leaf(3, 16, dtype=dtype), _leaf(3, 16, dtype=dtype)
+    b, w, nb, xb = (_leaf(16) for _ in range(4))
+    g = torch.randn(3, 16).to(dtype)
+    cases = {
+        "bias_act": (lambda: bias_act_dropout(x, b, 0.3, "gelu", stream=_stream(), backend=backend),
+                     lambda: reference.reference_bias_act_dropout(x, b, 0.3, _rng(), "gelu"), (x, b)),
+        "bias_add": (lambda: bias_dropout_add(x, b, res, 0.3, stream=_stream(), backend=backend),
+                     lambda: reference.reference_bias_dropout_add(x, b, res, 0.3, _rng()), (x, b, res)),
+        "layernorm": (lambda: dropout_add_layer_norm(x, res, w, nb, 0.3, x_bias=xb, stream=_stream(), backend=backend)[0],
+                      lambda: reference.reference_dropout_add_norm(x, res, w, nb, 0.3, _rng(), x_bias=xb)[0], (x, res, w, nb, xb)),
+    }
+    for name, (fused, ref, inputs) in cases.items():
+        y, yr = fused(), ref()
+        assert y.dtype == dtype, name
+        _close(y, yr, dtype)
+        for a, c, leaf in zip(torch.autograd.grad(y, inputs, g), torch.autograd.grad(yr, inputs, g), inputs):
+            assert a.dtype == leaf.dtype, (name, a.dtype, leaf.dtype)
+            _close(a, c, dtype)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dropout_linear_under_autocast(backend) -> None:
+    """Inside torch.autocast the matmul runs in bfloat16 on float32 x and weight; the backward used to
+    multiply bfloat16 dy by the float32 weight and fail."""
+    x, w, b = _leaf(4, 12), _leaf(5, 12), _leaf(5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = dropout_linear(x, w, b, 0.3, stream=_stream(), backend=backend)
+        yr = torch.nn.functional.linear(reference.reference_dropout(x, 0.3, _rng()), w, b)
+    assert y.dtype == yr.dtype == torch.bfloat16
+    _close(y, yr, torch.bfloat16)
+    g = torch.randn(4, 5).to(torch.bfloat16)
+    for a, c, leaf in zip(torch.autograd.grad(y, (x, w, b), g), torch.autograd.grad(yr, (x, w, b), g), (x, w, b)):
+        assert a.dtype == leaf.dtype == torch.float32
+        _close(a, c, torch.bfloat16)
+
+
 def test_portable_gradcheck_float64() -> None:
     x = torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
     b = torch.randn(8, dtype=torch.float64, requires_grad=True)
