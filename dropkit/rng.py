@@ -98,6 +98,8 @@ def _philox_rounds(
     allocation per round). The four counter tensors must be distinct contiguous int64 tensors of
     one shape that the caller hands over: they are overwritten.
     """
+    if torch._C._are_functorch_transforms_active():  # vmap cannot batch out= ops: the same rounds, out of place
+        return _philox_rounds_out_of_place(k0, k1, c0, c1, c2, c3, n_rounds)
     spare = torch.empty_like(c0)
     for _ in range(n_rounds):
         c2.mul_(_ROUND_B)  # product b: high word -> new c0, low word -> new c1
@@ -105,6 +107,24 @@ def _philox_rounds(
         torch.bitwise_right_shift(c2, 32, out=spare).bitwise_xor_(c1).bitwise_xor_(k0).bitwise_and_(_M32)
         torch.bitwise_right_shift(c0, 32, out=c1).bitwise_xor_(c3).bitwise_xor_(k1).bitwise_and_(_M32)
         c0, c1, c2, c3, spare = spare, c2, c1, c0, c3
+        k0 = (k0 + _KEY_A) & _M32
+        k1 = (k1 + _KEY_B) & _M32
+    return c0, c1, c2, c3
+
+
+def _philox_rounds_out_of_place(
+    k0: Tensor, k1: Tensor, c0: Tensor, c1: Tensor, c2: Tensor, c3: Tensor, n_rounds: int
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """:func:`_philox_rounds` without in-place or ``out=`` ops, for ``torch.func`` transforms."""
+    for _ in range(n_rounds):
+        product_b = c2 * _ROUND_B
+        product_a = c0 * _ROUND_A
+        c0, c1, c2, c3 = (
+            ((product_b >> 32) ^ c1 ^ k0) & _M32,
+            product_b,
+            ((product_a >> 32) ^ c3 ^ k1) & _M32,
+            product_a,
+        )
         k0 = (k0 + _KEY_A) & _M32
         k1 = (k1 + _KEY_B) & _M32
     return c0, c1, c2, c3
@@ -229,10 +249,13 @@ def _lanes(rng: Tensor, numel: int, device: torch.device | str | None) -> Tensor
     seed, offset = _split_rng(rng)
     n_calls = calls_for(numel)
     counters = offset + torch.arange(n_calls, dtype=torch.int64, device=device)
-    words = torch.empty(n_calls, 4, dtype=torch.int32, device=device)
-    for lane, word in enumerate(_randint4x_words(seed, counters)):
-        words[:, lane] = word  # int64 -> int32 keeps the low 32 bits
-    words.bitwise_xor_(_FLIP_HALF_SIGNS)
+    if torch._C._are_functorch_transforms_active():  # no writes into a fresh unbatched tensor under vmap
+        words = torch.stack([w.to(torch.int32) for w in _randint4x_words(seed, counters)], dim=-1)
+    else:
+        words = torch.empty(n_calls, 4, dtype=torch.int32, device=device)
+        for lane, word in enumerate(_randint4x_words(seed, counters)):
+            words[:, lane] = word  # int64 -> int32 keeps the low 32 bits
+    words = words ^ _FLIP_HALF_SIGNS if torch._C._are_functorch_transforms_active() else words.bitwise_xor_(_FLIP_HALF_SIGNS)
     halves = words.view(torch.int16).unflatten(-1, (4, 2))
     if sys.byteorder == "big":  # the high half comes first in memory
         halves = halves.flip(-1)
@@ -288,7 +311,8 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def _compare_lanes(rng: Tensor, numel: int, p: float, dtype: torch.dtype, device) -> Tensor:
     """``r < keep_threshold(p)`` for the bits ``r`` of elements ``0 .. numel-1``, as 0/1 of ``dtype``."""
-    if torch.compiler.is_compiling():  # the threshold as a tensor: one graph for every rate
+    if torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
+        # The threshold as a tensor (one compiled graph for every rate), no out= ops (vmap).
         lanes = _lanes(rng, numel, device)
         threshold_t, _ = traced_keep_params(p, lanes.device)
         keep = lanes.to(torch.int32) < (threshold_t - (1 << 15))

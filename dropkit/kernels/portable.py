@@ -201,11 +201,18 @@ def _plain_drop(t: Tensor, rng: Tensor, p: float) -> Tensor:
 
 
 def _compiling() -> bool:
-    return torch.compiler.is_compiling()
+    """Plain differentiable ops instead of the autograd Functions: under ``torch.compile`` (see the
+    module docstring) and under ``torch.func`` transforms (``vmap``, ``grad``, ``jvp``), which need
+    Functions written with ``setup_context``, a form that cost twice the per-call overhead."""
+    return torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
 
 
 def _recomputed_keep(rng: Tensor, like: Tensor, p: float) -> Tensor:
-    """``keep_mask`` for ``like``'s shape, in an activation-checkpoint region (see the module docstring)."""
+    """``keep_mask`` for ``like``'s shape, in an activation-checkpoint region under ``torch.compile``
+    (see the module docstring); plainly under ``torch.func`` transforms, which refuse the region's
+    saved-tensor hooks."""
+    if not torch.compiler.is_compiling():
+        return keep_mask(rng, tuple(like.shape), p, device=like.device)
     rng = rng_snapshot(rng)
     return checkpoint(keep_mask, rng, tuple(like.shape), p, device=like.device, use_reentrant=False)
 
@@ -236,9 +243,11 @@ def portable_dropout_add_norm(x, x_bias, residual, weight, bias, p, rng, eps, no
 
 
 def portable_dropout_linear(x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor, dropout_fn=None):
-    if dropout_fn is None and _compiling():  # the dropped input is recomputed from x: only x is kept
+    if dropout_fn is None and torch.compiler.is_compiling():  # the dropped input is recomputed: only x is kept
         dropped = checkpoint(reference_dropout, x, p, rng_snapshot(rng), use_reentrant=False)
         return F.linear(dropped, weight, bias)
+    if _compiling():  # torch.func transforms: plain ops
+        return F.linear(reference_dropout(x, p, rng), weight, bias)
     if dropout_fn is None:
 
         def dropout_fn(t: Tensor, r: Tensor) -> Tensor:
