@@ -122,13 +122,13 @@ def _kernel_keep(p: float, x: Tensor) -> Tensor:
 
 
 def _check_like(
-    where: str, name: str, t: Tensor | None, x: Tensor, shape: tuple[int, ...], *, parameter: bool = False
+    where: str, name: str, t: Tensor | None, x: Tensor, shape: tuple[int, ...], *, float32_ok: bool = False
 ) -> None:
     """``t`` must be None or a tensor of ``shape`` with ``x``'s dtype and device.
 
-    A ``parameter`` (bias, norm weight) may also be float32 when ``x`` is 16-bit, as under
-    ``torch.autocast``, which keeps parameters in float32 and produces 16-bit activations: it is read
-    in float32 and its gradient comes back in float32.
+    With ``float32_ok`` it may also be float32 when ``x`` is 16-bit: parameters (bias, norm weight)
+    under ``torch.autocast``, which keeps them in float32 and produces 16-bit activations (read in
+    float32, gradient in float32), and a float32 residual stream (the output then is float32).
     """
     if t is None:
         return
@@ -136,8 +136,9 @@ def _check_like(
         raise TypeError(f"{where}: {name} must be a torch.Tensor or None, got {type(t).__name__}")
     if tuple(t.shape) != tuple(shape):
         raise ValueError(f"{where}: {name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
-    if t.dtype != x.dtype and not (parameter and t.dtype == torch.float32 and x.element_size() == 2):
-        allowed = f"the input's dtype {x.dtype}" + (" or torch.float32" if parameter and x.element_size() == 2 else "")
+    wider = float32_ok and x.element_size() == 2
+    if t.dtype != x.dtype and not (wider and t.dtype == torch.float32):
+        allowed = f"the input's dtype {x.dtype}" + (" or torch.float32" if wider else "")
         raise TypeError(f"{where}: {name} must have {allowed}, got {t.dtype}")
     if t.device != x.device:
         raise ValueError(f"{where}: {name} must be on the input's device {x.device}, got {t.device}")
@@ -218,7 +219,7 @@ def bias_act_dropout(
     where = "bias_act_dropout"
     _check_input(where, x)
     check_choice(where, "activation", activation, ACTIVATIONS)
-    _check_like(where, "bias", bias, x, (x.shape[-1],), parameter=True)
+    _check_like(where, "bias", bias, x, (x.shape[-1],), float32_ok=True)
     backend = resolve_backend(where, backend, x)
     p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
@@ -244,7 +245,8 @@ def bias_dropout_add(
     Args:
         x: branch output ``(*, N)``.
         bias: ``(N,)`` bias of the branch, or None; ``x``'s dtype, or float32 when ``x`` is 16-bit.
-        residual: the residual stream, the shape of ``x``.
+        residual: the residual stream, the shape of ``x``: ``x``'s dtype, or float32 when ``x`` is 16-bit
+            (a float32 residual stream under mixed precision; the output is then float32).
         p: probability of **dropping** an element of ``x + bias``, in ``[0, 1]`` (default: 0.1).
         training, generator, stream, backend: as in :func:`bias_act_dropout`.
 
@@ -260,10 +262,10 @@ def bias_dropout_add(
     """
     where = "bias_dropout_add"
     _check_input(where, x)
-    _check_like(where, "bias", bias, x, (x.shape[-1],), parameter=True)
+    _check_like(where, "bias", bias, x, (x.shape[-1],), float32_ok=True)
     if residual is None:
         raise TypeError(f"{where}: residual must be a torch.Tensor, got None")
-    _check_like(where, "residual", residual, x, tuple(x.shape))
+    _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
     backend = resolve_backend(where, backend, x)
     p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
@@ -278,10 +280,10 @@ def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, tr
     n = x.shape[-1]
     if not isinstance(weight, Tensor):
         raise TypeError(f"{where}: weight must be a torch.Tensor, got {type(weight).__name__}")
-    _check_like(where, "weight", weight, x, (n,), parameter=True)
-    _check_like(where, "bias", bias, x, (n,), parameter=True)
-    _check_like(where, "x_bias", x_bias, x, (n,), parameter=True)
-    _check_like(where, "residual", residual, x, tuple(x.shape))
+    _check_like(where, "weight", weight, x, (n,), float32_ok=True)
+    _check_like(where, "bias", bias, x, (n,), float32_ok=True)
+    _check_like(where, "x_bias", x_bias, x, (n,), float32_ok=True)
+    _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{where}: eps must be a number > 0, got {eps!r}")
     backend = resolve_backend(where, backend, x)
@@ -315,7 +317,8 @@ def dropout_add_layer_norm(
 
     Args:
         x: branch output ``(*, N)``.
-        residual: residual stream, the shape of ``x``, or None (then ``h = dropout(x + x_bias)``).
+        residual: residual stream, the shape of ``x``, or None (then ``h = dropout(x + x_bias)``); ``x``'s
+            dtype, or float32 when ``x`` is 16-bit, in which case ``h`` is float32 and ``y`` keeps ``x``'s dtype.
         weight: ``(N,)`` LayerNorm scale. bias: ``(N,)`` LayerNorm shift, or None. Both in ``x``'s dtype,
             or float32 when ``x`` is 16-bit (parameters under ``torch.autocast``), as ``x_bias``.
         p: probability of **dropping** an element of ``x + x_bias``, in ``[0, 1]`` (default: 0.1).

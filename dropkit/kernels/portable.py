@@ -92,13 +92,13 @@ class _BiasActDropout(torch.autograd.Function):
 class _BiasDropoutAdd(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
-        ctx.p, ctx.has_bias = p, bias is not None
+        ctx.p, ctx.has_bias, ctx.x_dtype = p, bias is not None, x.dtype
         ctx.bias_dtype = None if bias is None else bias.dtype
         ctx.save_for_backward(rng)
         v = x.to(compute_dtype(x.dtype))
         if bias is not None:
             v = v + bias.to(v.dtype)
-        return (residual.to(v.dtype) + _drop(v, p, rng)).to(x.dtype)
+        return (residual.to(v.dtype) + _drop(v, p, rng)).to(residual.dtype)
 
     @staticmethod
     def backward(ctx, dy: Tensor):
@@ -107,7 +107,7 @@ class _BiasDropoutAdd(torch.autograd.Function):
         dbias = None
         if ctx.has_bias and ctx.needs_input_grad[1]:
             dbias = g.reshape(-1, g.shape[-1]).sum(0).to(ctx.bias_dtype)
-        return g.to(dy.dtype), dbias, dy, None, None
+        return g.to(ctx.x_dtype), dbias, dy, None, None
 
 
 class _DropoutAddNorm(torch.autograd.Function):
@@ -120,9 +120,9 @@ class _DropoutAddNorm(torch.autograd.Function):
         h = _drop(v, p, rng)
         if residual is not None:
             h = h + residual.to(cd)
-        h_out = h.to(x.dtype)
+        h_out = h.to(x.dtype if residual is None else residual.dtype)
         y = _norm(h, weight, bias, eps, norm)
-        ctx.p, ctx.eps, ctx.norm = p, eps, norm
+        ctx.p, ctx.eps, ctx.norm, ctx.x_dtype = p, eps, norm, x.dtype
         ctx.has = (x_bias is not None, residual is not None, bias is not None)
         ctx.save_for_backward(h_out, weight, bias, x_bias, rng)
         return y.to(x.dtype), h_out
@@ -143,7 +143,7 @@ class _DropoutAddNorm(torch.autograd.Function):
             dh = dh + dh_out.to(cd)
         g = _drop(dh, ctx.p, rng)
         has_xb, has_res, has_b = ctx.has
-        dx = g.to(h.dtype)
+        dx = g.to(ctx.x_dtype)
         dxb = _sum_rows(g, x_bias) if has_xb else None
         dres = dh.to(h.dtype) if has_res else None
         dw = grads[1].to(weight.dtype)

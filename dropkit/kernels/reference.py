@@ -79,7 +79,7 @@ def reference_bias_dropout_add(
     v = x.to(compute_dtype(x.dtype))
     if bias is not None:
         v = v + bias.to(v.dtype)
-    return (residual.to(v.dtype) + _drop(v, p, rng, keep)).to(x.dtype)
+    return (residual.to(v.dtype) + _drop(v, p, rng, keep)).to(residual.dtype)
 
 
 def reference_dropout_add_norm(
@@ -110,7 +110,7 @@ def reference_dropout_add_norm(
         y = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps) * weight.to(cd)
         if bias is not None:
             y = y + bias.to(cd)
-    return y.to(x.dtype), h.to(x.dtype)
+    return y.to(x.dtype), h.to(x.dtype if residual is None else residual.dtype)
 
 
 def reference_dropout_linear(x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor) -> Tensor:

@@ -452,7 +452,8 @@ def _keep_mask(rng: Tensor, numel: int, keep: Tensor) -> Tensor:
 def _bias_act_dropout(
     x: Tensor, bias: Tensor | None, residual: Tensor | None, rng: Tensor, keep: Tensor, act: int
 ) -> Tensor:
-    y = torch.empty_like(x)
+    # The output takes the residual's dtype: float32 for a float32 residual stream with 16-bit x.
+    y = torch.empty(x.shape, dtype=x.dtype if residual is None else residual.dtype, device=x.device)
     if x.numel():
         block = _block()
         wrap_triton(_bias_act_dropout_kernel)[_grid(x.numel(), block)](
@@ -483,6 +484,7 @@ def _bad_setup(ctx, inputs, output) -> None:
     x, bias, residual, rng, keep, act = inputs
     ctx.has_bias, ctx.has_res = bias is not None, residual is not None
     ctx.bias_dtype = None if bias is None else bias.dtype  # float32 with 16-bit x under autocast
+    ctx.x_dtype = x.dtype
     ctx.keep, ctx.act = keep, act
     # x is needed only for the activation derivative; bias + residual need only the seed.
     ctx.save_for_backward(x if act != 0 else None, bias if act != 0 else None, rng)
@@ -494,10 +496,10 @@ def _bad_backward(ctx, dy: Tensor):
     if ctx.act != 0:
         dx = torch.ops.dropkit.bias_act_dropout_bwd(dy, x, bias, rng, ctx.keep, ctx.act)
     else:
-        dx = torch.ops.dropkit.dropout_apply(dy, rng, ctx.keep)
+        dx = torch.ops.dropkit.dropout_apply(dy, rng, ctx.keep)  # in dy's dtype (the residual's)
     dbias = dx.reshape(-1, dx.shape[-1]).float().sum(0).to(ctx.bias_dtype) if ctx.has_bias else None
     dres = dy if ctx.has_res else None
-    return dx, dbias, dres, None, None, None
+    return dx.to(ctx.x_dtype), dbias, dres, None, None, None
 
 
 _bias_act_dropout.register_autograd(_bad_backward, setup_context=_bad_setup)

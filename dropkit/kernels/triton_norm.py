@@ -206,7 +206,8 @@ def _dropout_add_norm(
     n_cols = x.shape[-1]
     n_rows = x.numel() // max(n_cols, 1)
     y = torch.empty_like(x)
-    h = torch.empty_like(x)
+    # h = residual + dropout(x) takes the residual's dtype (a float32 residual stream with 16-bit x).
+    h = torch.empty(x.shape, dtype=x.dtype if residual is None else residual.dtype, device=x.device)
     mean = torch.empty(n_rows, dtype=torch.float32, device=x.device)
     rstd = torch.empty(n_rows, dtype=torch.float32, device=x.device)
     if n_rows:
@@ -227,7 +228,7 @@ def _dropout_add_norm_bwd(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     n_cols = h.shape[-1]
     n_rows = h.numel() // max(n_cols, 1)
-    dx = torch.empty_like(h)
+    dx = torch.empty_like(dy)  # x's dtype (dy is the gradient of y, which has x's dtype)
     dres = torch.empty_like(h) if has_res else torch.empty(0, dtype=h.dtype, device=h.device)
     progs = max(1, _bwd_programs(n_rows, h.device))
     dw_part = torch.zeros(progs, n_cols, dtype=torch.float32, device=h.device)

@@ -269,6 +269,33 @@ def test_float32_parameters_with_16_bit_inputs(dtype, backend) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_float32_residual_stream_with_16_bit_branch(dtype, backend) -> None:
+    """A float32 residual stream with a 16-bit branch (flash-attn's residual_in_fp32): the sum and ``h``
+    are float32, the normalised output keeps the branch's dtype, each gradient its input's dtype."""
+    x, res, b = _leaf(3, 16, dtype=dtype), _leaf(3, 16), _leaf(16)
+    w = _leaf(16, dtype=dtype)
+    y = bias_dropout_add(x, b, res, 0.3, stream=_stream(), backend=backend)
+    yr = reference.reference_bias_dropout_add(x, b, res, 0.3, _rng())
+    assert y.dtype == yr.dtype == torch.float32
+    _close(y, yr, torch.float32)
+    g = torch.randn(3, 16)
+    for a, c, leaf in zip(torch.autograd.grad(y, (x, b, res), g), torch.autograd.grad(yr, (x, b, res), g), (x, b, res)):
+        assert a.dtype == leaf.dtype
+        _close(a, c, dtype)
+    yn, h = dropout_add_layer_norm(x, res, w, None, 0.3, stream=_stream(), backend=backend)
+    ynr, hr = reference.reference_dropout_add_norm(x, res, w, None, 0.3, _rng())
+    assert (yn.dtype, h.dtype) == (ynr.dtype, hr.dtype) == (dtype, torch.float32)
+    _close(yn, ynr, dtype)
+    _close(h, hr, torch.float32)
+    gy, gh = torch.randn(3, 16).to(dtype), torch.randn(3, 16)
+    for a, c, leaf in zip(torch.autograd.grad((yn, h), (x, res, w), (gy, gh)),
+                          torch.autograd.grad((ynr, hr), (x, res, w), (gy, gh)), (x, res, w)):
+        assert a.dtype == leaf.dtype
+        _close(a, c, dtype)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_dropout_linear_under_autocast(backend) -> None:
     """Inside torch.autocast the matmul runs in bfloat16 on float32 x and weight; the backward used to
     multiply bfloat16 dy by the float32 weight and fail."""
