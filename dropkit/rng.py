@@ -249,13 +249,14 @@ def _lanes(rng: Tensor, numel: int, device: torch.device | str | None) -> Tensor
     seed, offset = _split_rng(rng)
     n_calls = calls_for(numel)
     counters = offset + torch.arange(n_calls, dtype=torch.int64, device=device)
-    if torch._C._are_functorch_transforms_active():  # no writes into a fresh unbatched tensor under vmap
-        words = torch.stack([w.to(torch.int32) for w in _randint4x_words(seed, counters)], dim=-1)
+    if torch._C._are_functorch_transforms_active():  # out of place: vmap cannot write batched words into
+        words = torch.stack([w.to(torch.int32) for w in _randint4x_words(seed, counters)], dim=-1)  # a fresh tensor
+        words = words ^ _FLIP_HALF_SIGNS
     else:
         words = torch.empty(n_calls, 4, dtype=torch.int32, device=device)
         for lane, word in enumerate(_randint4x_words(seed, counters)):
             words[:, lane] = word  # int64 -> int32 keeps the low 32 bits
-    words = words ^ _FLIP_HALF_SIGNS if torch._C._are_functorch_transforms_active() else words.bitwise_xor_(_FLIP_HALF_SIGNS)
+        words.bitwise_xor_(_FLIP_HALF_SIGNS)
     halves = words.view(torch.int16).unflatten(-1, (4, 2))
     if sys.byteorder == "big":  # the high half comes first in memory
         halves = halves.flip(-1)

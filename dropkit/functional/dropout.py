@@ -46,7 +46,8 @@ def bernoulli_keep_mask(
 
     Under ``torch.compile`` the probability is passed as a float64 0-dim tensor: the float overload
     would specialise the graph on its value, so a scheduled rate would recompile at every new value.
-    On the CPU both overloads draw the same mask from the same generator state (tested).
+    On the CPU both overloads draw the same mask from the same generator state (tested through the
+    compiled layers, e.g. DropPath, in tests/schedules/test_scheduler_compile.py).
     """
     mask = torch.empty(tuple(shape), dtype=like.dtype, device=like.device)
     if torch.compiler.is_compiling():
@@ -96,7 +97,7 @@ def dropout(
               than the portable generator in eager mode (``benchmarks/bench_dropout_cpu.py``). Inside
               ``torch.compile`` the native path draws from Inductor's generator (masks differ from
               eager code's unless a ``generator`` is given) and one graph serves every rate a
-              scheduler sets; ``"portable"`` is faster there (1.2-1.7x for float32 and 1.9-3x for
+              scheduler sets; ``"portable"`` is faster there (1.2-1.7x for float32 and 1.8-3.2x for
               bfloat16 at 2**22 elements: Inductor fuses the Philox rounds) and keeps only a 16-byte
               seed instead of 1 byte per element; it too serves every rate with one graph.
 
