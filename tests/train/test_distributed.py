@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 import dropkit.train.trainer as trainer
 from dropkit.cli.main import main
-from dropkit.train.distributed import DistContext, current_context, free_port, rank_seed
+from dropkit.train.distributed import DistContext, current_context, rank_seed
 from dropkit.data import load_dataset
 from dropkit.train.run_dir import load_model, read_metrics
 
@@ -133,8 +133,9 @@ def test_two_ranks_train_with_their_own_masks_and_end_equal(tmp_path: Path, reco
 def test_torchrun_launch_matches_nproc(tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])), "OMP_NUM_THREADS": "1"}
-    port = str(free_port())
-    cmd = [torchrun, "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", port, "-m", "dropkit.cli.main"]  # type: ignore[list-item]
+    # --standalone: torchrun picks and holds a free port itself (a port chosen here could be taken by
+    # another test's process before torchrun binds it).
+    cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "dropkit.cli.main"]  # type: ignore[list-item]
     res = subprocess.run([*cmd, "train", "--out", str(tmp_path / "tr"), "--threads", "1", *FLAGS], env=env, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("test accuracy") == 1  # rank 0 reports, rank 1 stays quiet
