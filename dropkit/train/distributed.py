@@ -203,6 +203,7 @@ def _worker(
         LOCAL_WORLD_SIZE=str(world_size),
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
+        TORCHELASTIC_USE_AGENT_STORE="True",  # every rank is a client of the launcher's store
     )
     cfg = from_dict(values)
     if torch.device(cfg.device).type == "cuda":
@@ -264,7 +265,14 @@ def launch(cfg: Any, out: str | Path, nproc: int, *, resume: bool = False, tenso
         method = "spawn" if torch.device(cfg.device).type == "cuda" else "fork"
         if method == "fork":  # import and load once here, not once per rank (CPU only: no CUDA state yet)
             _preload(cfg)
-        mp.start_processes(_worker, args=(nproc, free_port(), cfg.to_dict(), str(out), resume, tensorboard), nprocs=nproc, join=True, start_method=method)
+        # The rendezvous store lives in this process on a port the OS assigns and that stays bound
+        # (as torchrun's agent store does): a port picked here and bound later by rank 0 could be
+        # taken in between by another process.
+        store = torch_dist.TCPStore("127.0.0.1", 0, nproc + 1, is_master=True, wait_for_workers=False)
+        mp.start_processes(
+            _worker, args=(nproc, store.port, cfg.to_dict(), str(out), resume, tensorboard),
+            nprocs=nproc, join=True, start_method=method,
+        )
     except mp.ProcessRaisedException as exc:
         summary_path = Path(out) / "summary.json"
         if "TrainingDiverged" in str(exc) and summary_path.exists():
