@@ -14,7 +14,8 @@ measured with ``torch.autograd.graph.saved_tensors_hooks`` (unique storages, sum
 
 Order: the fused LayerNorm case first (with its backward at other launch configurations, rows with a
 ``variant``), then dropout from the largest size down (at the largest size also at other block sizes
-and warp counts); the CSV is rewritten atomically after each
+and warp counts, and for bf16 inside ``torch.compile``, where the kernels read the keep test from
+memory); the CSV is rewritten atomically after each
 step, so a run stopped by a time limit keeps what it measured.
 """
 
@@ -193,10 +194,27 @@ def run_dropout(args, device, dtypes, modes, providers, env, rows, flush: Callab
                 variants = DROPOUT_VARIANTS[:1] if args.smoke else DROPOUT_VARIANTS
                 run_dropout_variants(cases["dropkit"], x, dy, dname, [m for m in modes if m != "forward"], env, rows,
                                      variants)
+                if device.type == "cuda" and dname == "bf16" and "full" in modes:
+                    run_compiled_dropkit(x, dy, dname, env, rows)
             x = dy = None  # free the large tensors before the next size
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             flush()
+
+
+def run_compiled_dropkit(x, dy, dname, env, rows) -> None:
+    """dropkit's dropout inside ``torch.compile`` (forward+backward): the kernels then read the keep test
+    from a device tensor, so that a scheduled rate does not recompile (a row with ``variant``)."""
+    compiled = _compile(lambda t: dropout(t, P, backend="triton"), x.device)
+    try:
+        med, p20, p80 = bench(lambda: torch.autograd.grad(compiled(x), x, dy), x.device)
+    except Exception as exc:  # noqa: BLE001 - report, keep benchmarking
+        log.warning("compiled dropkit dropout failed: %s", exc)
+        return
+    moved = 4 * x.element_size() * x.numel()
+    rows.append(_row("dropout", "dropkit", "full", dname, x.numel(), med, p20, p80, moved, float("nan"), env,
+                     variant="torch.compile (keep test read from memory)"))
+    log.info("dropout  dropkit torch.compile full %-5s %8.4f ms", dname, med)
 
 
 def run_dropout_variants(fwd, x, dy, dname, modes, env, rows, variants) -> None:
