@@ -78,6 +78,17 @@ _ROUND_B = 0xCD9E8D57
 _SEED_HIGH = (1 << 63) - 1
 
 
+def _functorch() -> bool:
+    """Under ``torch.func`` transforms (``vmap``, ``grad``, ``jvp``): no ``out=`` or fresh-tensor writes."""
+    return torch._C._are_functorch_transforms_active()
+
+
+def traced_or_transformed() -> bool:
+    """True under ``torch.compile`` or ``torch.func`` transforms: code that must keep rates in tensors
+    and use plain out-of-place ops (the eager fast paths use Python numbers and in-place ops)."""
+    return torch.compiler.is_compiling() or _functorch()
+
+
 def _as_key(key: Tensor | int, like: Tensor) -> Tensor:
     if isinstance(key, Tensor):
         return key.to(device=like.device, dtype=torch.int64)
@@ -98,7 +109,7 @@ def _philox_rounds(
     allocation per round). The four counter tensors must be distinct contiguous int64 tensors of
     one shape that the caller hands over: they are overwritten.
     """
-    if torch._C._are_functorch_transforms_active():  # vmap cannot batch out= ops: the same rounds, out of place
+    if _functorch():  # vmap cannot batch out= ops: the same rounds, out of place
         return _philox_rounds_out_of_place(k0, k1, c0, c1, c2, c3, n_rounds)
     spare = torch.empty_like(c0)
     for _ in range(n_rounds):
@@ -162,9 +173,7 @@ def _randint4x_words(seed: Tensor | int, counters: Tensor, n_rounds: int = 10) -
     8 to 65536 calls, portable dropout's forward 12-17% faster from 8x8 to 2**20 elements (2 cores). On a GPU (a host sync), under ``torch.compile`` (a data-dependent value) and under
     ``torch.func`` transforms (possibly batched) it stays a tensor.
     """
-    if isinstance(seed, Tensor) and seed.device.type == "cpu" and seed.dim() == 0 and not (
-        torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
-    ):
+    if isinstance(seed, Tensor) and seed.device.type == "cpu" and seed.dim() == 0 and not traced_or_transformed():
         seed = int(seed)
     if isinstance(seed, Tensor):
         seed = seed.to(device=counters.device, dtype=torch.int64)
@@ -260,7 +269,7 @@ def _lanes(rng: Tensor, numel: int, device: torch.device | str | None) -> Tensor
     seed, offset = _split_rng(rng)
     n_calls = calls_for(numel)
     counters = offset + torch.arange(n_calls, dtype=torch.int64, device=device)
-    if torch._C._are_functorch_transforms_active():  # out of place: vmap cannot write batched words into
+    if _functorch():  # out of place: vmap cannot write batched words into
         words = torch.stack([w.to(torch.int32) for w in _randint4x_words(seed, counters)], dim=-1)  # a fresh tensor
         words = words ^ _FLIP_HALF_SIGNS
     else:
@@ -323,7 +332,7 @@ def _numel(shape: tuple[int, ...]) -> int:
 
 def _compare_lanes(rng: Tensor, numel: int, p: float, dtype: torch.dtype, device) -> Tensor:
     """``r < keep_threshold(p)`` for the bits ``r`` of elements ``0 .. numel-1``, as 0/1 of ``dtype``."""
-    if torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active():
+    if traced_or_transformed():
         # The threshold as a tensor (one compiled graph for every rate), no out= ops (vmap).
         lanes = _lanes(rng, numel, device)
         threshold_t, _ = traced_keep_params(p, lanes.device)

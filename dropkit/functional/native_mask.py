@@ -24,7 +24,7 @@ from torch import Tensor
 from torch.autograd.forward_ad import unpack_dual
 
 from dropkit._random import generator_kwargs
-from dropkit.rng import keep_threshold
+from dropkit.rng import keep_threshold, traced_keep_params
 
 __all__ = ["native_keep_lanes", "native_keep_mask", "masked_scale"]
 
@@ -187,9 +187,7 @@ def _traced_masked_scale(x: Tensor, p: float, shape: tuple[int, ...]) -> Tensor:
       (``torch.manual_seed`` reproduces compiled runs). The masks therefore differ from eager code's
       (same distribution); an explicit ``generator`` gives eager's masks (:func:`masked_scale`).
     """
-    one = torch.ones((), dtype=torch.float64, device=x.device)
-    threshold = torch.round((one * (1.0 - p)) * _LANE_16).clamp_(1, _LANE_16)  # 0 < p < 1 here
-    scale = _LANE_16 / threshold
+    threshold, scale = traced_keep_params(p, x.device)  # 0 < p < 1 here, so threshold >= 1
     lanes, _ = _draw_lanes(shape, 1, x.device, None)  # 1: not a multiple of 256, so 16-bit lanes
     # r < t  <=>  r - 2**15 <= t - 1 - 2**15, and t - 1 - 2**15 fits int16 for every t in [1, 2**16].
     keep = lanes <= (threshold - (_LANE_16 // 2 + 1)).to(torch.int16)

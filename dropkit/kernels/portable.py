@@ -29,7 +29,7 @@ from dropkit.kernels.reference import (
     reference_dropout,
     reference_dropout_add_norm,
 )
-from dropkit.rng import apply_keep_mask, keep_mask, rng_snapshot
+from dropkit.rng import apply_keep_mask, keep_mask, rng_snapshot, traced_or_transformed
 
 __all__ = [
     "portable_dropout",
@@ -204,7 +204,7 @@ def _compiling() -> bool:
     """Plain differentiable ops instead of the autograd Functions: under ``torch.compile`` (see the
     module docstring) and under ``torch.func`` transforms (``vmap``, ``grad``, ``jvp``), which need
     Functions written with ``setup_context``, a form that cost twice the per-call overhead."""
-    return torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
+    return traced_or_transformed()
 
 
 def _recomputed_keep(rng: Tensor, like: Tensor, p: float) -> Tensor:
