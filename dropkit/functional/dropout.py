@@ -83,8 +83,7 @@ def dropout(
             - ``"native"``: torch's generator, 8 or 16 random bits per element with the same quantised
               keep test and scale as the counter-based backends (see
               :mod:`dropkit.functional.native_mask`); a boolean mask (1 byte per element) is kept for
-              backward (masks of at most 16384 elements keep the float mask of a plain multiply,
-              which costs less per call than the custom autograd Function); the fastest on the CPU; masks depend on the device.
+              backward; the fastest on the CPU; masks depend on the device.
             - ``"portable"``: the counter-based mask of :mod:`dropkit.rng` in plain torch, any device;
               the same mask as the Triton kernels, with the keep probability quantised to
               multiples of ``2**-16`` and kept units scaled by the exact ``1/q`` (see
@@ -144,8 +143,7 @@ def native_dropout(x: Tensor, p: float, dims: tuple[int, ...], generator: torch.
 
     The mask comes from 8 or 16 random bits per element of torch's generator
     (:mod:`dropkit.functional.native_mask`), several times cheaper on the CPU than ``torch.rand``; autograd
-    keeps a boolean mask, 1 byte per mask element (torch's CPU dropout keeps it in the input dtype); up to
-    ``native_mask.SMALL_MASK_NUMEL`` mask elements, the float mask of a plain multiply instead.
+    keeps a boolean mask, 1 byte per mask element (torch's CPU dropout keeps it in the input dtype).
     """
     return masked_scale(x, p, mask_shape(x.shape, dims), generator)
 

@@ -29,9 +29,15 @@ from dropkit.rng import keep_threshold, traced_keep_params
 __all__ = ["native_keep_lanes", "native_keep_mask", "masked_scale"]
 
 _LANE_16 = 1 << 16
-# Up to this many mask elements, autograd keeps the float mask of a plain multiply (at most 64 KB for
-# float32) instead of a bool mask through ``_KeepScale``: the custom Function's per-call overhead
-# (~25 us on the CPU) is larger than the bytes it saves are worth. Same values and gradients, bit for bit.
+# The autograd path by mask size (CPU timings, 1 thread; same values and gradients, bit for bit):
+# - up to TINY_MASK_NUMEL: a multiply by the bool mask, which autograd's own ``mul`` keeps (1 byte per
+#   element): the fewest ops, with or without autograd (8x8 forward + backward 91 -> 77 us);
+# - up to SMALL_MASK_NUMEL: a float mask written by the comparison and a plain multiply, which autograd
+#   keeps (at most 64 KB for float32): the mixed bool x float multiply of backward is the slower loop above
+#   a few thousand elements (100x128: 87 vs 72 us), and ``_KeepScale``'s per-call overhead (~25-35 us) is
+#   larger than the bytes it saves are worth;
+# - above: ``_KeepScale``, which keeps the bool mask.
+TINY_MASK_NUMEL = 1 << 11
 SMALL_MASK_NUMEL = 1 << 14
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -77,8 +83,15 @@ def _draw_lanes(
     # randint rather than random_ so torch.compile can trace it (Inductor keeps aten's randint for it, so
     # compiled code draws the eager masks: tested); the range misses one of 2**64 values. No generator=None
     # (see generator_kwargs): a batch size that changes under torch.compile needs the symbolic-size overload.
+    kwargs = generator_kwargs(generator)
+    if shape and shape[-1] % per_word == 0 and numel:
+        # The words drawn in the mask's shape (last dim / lanes per word): the same stream as the flat draw
+        # below, with one view instead of three (about 4 us per call on the CPU).
+        words = torch.randint(_INT64_MIN, _INT64_MAX, (*shape[:-1], shape[-1] // per_word), dtype=torch.int64,
+                              device=device, **kwargs)
+        return words.view(lane_dtype), threshold
     words = torch.randint(_INT64_MIN, _INT64_MAX, (max(1, -(-numel // per_word)),), dtype=torch.int64,
-                          device=device, **generator_kwargs(generator))
+                          device=device, **kwargs)
     lanes = words.view(lane_dtype)[:numel].view(shape)
     return lanes, threshold
 
@@ -160,10 +173,13 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
     if compiling:  # an explicit generator: Dynamo runs its draw outside the graph; eager's masks
         return x * (lanes < threshold).to(x.dtype) * scale
     needs_ad = (torch.is_grad_enabled() and x.requires_grad) or unpack_dual(x).tangent is not None
-    if needs_ad and lanes.numel() > SMALL_MASK_NUMEL:
+    numel = lanes.numel()
+    if numel <= TINY_MASK_NUMEL:
+        return torch.mul(x, lanes < threshold).mul_(scale)
+    if needs_ad and numel > SMALL_MASK_NUMEL:
         return _KeepScale.apply(x, lanes < threshold, scale)  # reverse or forward-mode AD
     mask = torch.lt(lanes, threshold, out=torch.empty(lanes.shape, dtype=x.dtype, device=x.device))
-    if needs_ad:  # small: autograd's own multiply keeps the float mask, skipping the Function's overhead
+    if needs_ad:
         return torch.mul(x, mask).mul_(scale)
     # Scale after masking with a Python float so low-precision outputs equal x * scale rounded once.
     if mask.shape == x.shape and x.is_contiguous():

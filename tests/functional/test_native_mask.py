@@ -93,10 +93,38 @@ def test_backward_keeps_one_byte_per_mask_element() -> None:
     assert [(t.dtype, t.shape) for t in saved] == [(torch.bool, x.shape)]
 
 
-def test_small_tensors_keep_the_float_mask_of_a_plain_multiply() -> None:
-    x = torch.randn(64, 33, requires_grad=True)
+@pytest.mark.parametrize(("shape", "kept"), [((8, 8), torch.bool), ((64, 33), torch.float32)])
+def test_small_tensors_keep_the_mask_of_a_plain_multiply(shape: tuple[int, int], kept: torch.dtype) -> None:
+    x = torch.randn(*shape, requires_grad=True)
+    tiny = x.numel() <= native_mask.TINY_MASK_NUMEL
+    assert tiny == (kept == torch.bool) and x.numel() <= native_mask.SMALL_MASK_NUMEL
     saved = _saved_by(lambda: dropout(x, 0.3).sum().backward())
-    assert [(t.dtype, t.shape) for t in saved] == [(torch.float32, x.shape)]
+    assert [(t.dtype, t.shape) for t in saved] == [(kept, x.shape)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("shape", [(40, 32), (40, 30), (7,)])
+def test_small_and_large_no_grad_paths_agree_bit_for_bit(monkeypatch, dtype: torch.dtype, shape) -> None:
+    x = torch.randn(*shape, dtype=dtype)
+    x.view(-1)[0], x.view(-1)[1] = float("nan"), float("-inf")
+    outs = []
+    for limit in (x.numel(), 0):  # the bool multiply, then the float mask written in place
+        monkeypatch.setattr(native_mask, "TINY_MASK_NUMEL", limit)
+        outs.append(dropout(x, 0.3, generator=_gen(6)))
+    assert torch.equal(outs[0].view(-1).view(torch.uint8), outs[1].view(-1).view(torch.uint8))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.3])
+@pytest.mark.parametrize("shape", [(6, 16), (6, 15), (5, 4, 8), (3, 0), (0,), ()])
+def test_lanes_drawn_in_the_mask_shape_follow_the_flat_stream(p: float, shape: tuple[int, ...]) -> None:
+    # Lanes are read from 64-bit words in row-major order whether the words are drawn flat or in the
+    # mask's shape: the reference draws them flat.
+    per_word = 8 if keep_threshold(p) % 256 == 0 else 4
+    numel = math.prod(shape)
+    words = torch.randint(-(2**63), 2**63 - 1, (max(1, -(-numel // per_word)),), dtype=torch.int64, generator=_gen(8))
+    lanes, threshold = native_keep_lanes(shape, p, generator=_gen(8))
+    expected = words.view(torch.uint8 if per_word == 8 else torch.int16)[:numel].view(shape)
+    assert lanes.shape == shape and torch.equal(lanes, expected)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
@@ -105,15 +133,16 @@ def test_small_and_large_autograd_paths_agree_bit_for_bit(monkeypatch, dtype: to
     x[0, 0], x[1, 1] = float("nan"), float("inf")
     dy = torch.randn(40, 30, dtype=dtype)
     results = []
-    for limit in (native_mask.SMALL_MASK_NUMEL, 0):  # the plain-multiply path, then the Function
-        monkeypatch.setattr(native_mask, "SMALL_MASK_NUMEL", limit)
+    # the bool multiply, the float-mask multiply, then the Function
+    for tiny, small in ((x.numel(), x.numel()), (0, x.numel()), (0, 0)):
+        monkeypatch.setattr(native_mask, "TINY_MASK_NUMEL", tiny)
+        monkeypatch.setattr(native_mask, "SMALL_MASK_NUMEL", small)
         xg = x.clone().requires_grad_(True)
         y = dropout(xg, 0.3, generator=_gen(5))
         y.backward(dy)
-        results.append((y.detach(), xg.grad))
-    (y_small, g_small), (y_large, g_large) = results
-    assert torch.equal(y_small.view(-1).view(torch.uint8), y_large.view(-1).view(torch.uint8))
-    assert torch.equal(g_small.view(-1).view(torch.uint8), g_large.view(-1).view(torch.uint8))
+        results.append((y.detach().view(-1).view(torch.uint8), xg.grad.view(-1).view(torch.uint8)))
+    for y, g in results[1:]:
+        assert torch.equal(y, results[0][0]) and torch.equal(g, results[0][1])
 
 
 def test_second_order_gradients_float64() -> None:
