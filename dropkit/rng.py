@@ -37,9 +37,11 @@ import sys
 import zlib
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from dropkit._philox_host import HOST_MAX_CALLS, philox_words_host
 from dropkit._validation import check_probability
 
 __all__ = [
@@ -265,9 +267,17 @@ def _lanes(rng: Tensor, numel: int, device: torch.device | str | None) -> Tensor
     of ``r`` with its top bit flipped) makes int16 order the unsigned order of ``r``.
     """
     device = rng.device if device is None else torch.device(device)
+    n_calls = calls_for(numel)
+    if device.type == "cpu" and n_calls <= HOST_MAX_CALLS and isinstance(rng, Tensor) and rng.device.type == "cpu" \
+            and not traced_or_transformed():
+        # Few calls: the same words from host arithmetic, without ~100 torch ops of dispatch overhead.
+        seed, offset = _split_rng(rng)
+        words_host = philox_words_host(int(seed), int(offset), n_calls)
+        words_host ^= np.uint32(0x80008000)  # _FLIP_HALF_SIGNS
+        halves = torch.from_numpy(words_host.view(np.int16)).unflatten(-1, (4, 2))
+        return halves.flip(-1) if sys.byteorder == "big" else halves
     rng = rng.to(device)
     seed, offset = _split_rng(rng)
-    n_calls = calls_for(numel)
     counters = offset + torch.arange(n_calls, dtype=torch.int64, device=device)
     if _functorch():  # out of place: vmap cannot write batched words into
         words = torch.stack([w.to(torch.int32) for w in _randint4x_words(seed, counters)], dim=-1)  # a fresh tensor
