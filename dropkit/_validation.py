@@ -101,12 +101,29 @@ def check_rank(where: str, x: torch.Tensor, ranks: Iterable[int], layout: str) -
         raise ValueError(f"{where}: expected {expected} input {layout}, got shape {tuple(x.shape)}")
 
 
+def check_bool(where: str, name: str, value: object) -> bool:
+    """Check that ``value`` is a bool (a flag given a number or a string is an error, not a truth test)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be a bool, got {value!r}")
+    return value
+
+
 def check_floating(where: str, x: torch.Tensor, name: str = "input") -> None:
     """Check that ``x`` is a floating-point tensor."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{where}: {name} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
         raise TypeError(f"{where}: {name} must be a floating-point tensor, got dtype {x.dtype}")
+
+
+def check_dims_type(where: str, name: str, dims: object) -> tuple[int, ...]:
+    """Check that ``dims`` is an int or a sequence of ints (not bools) and return it as a tuple; the
+    range is checked against an input's rank by :func:`normalize_dims`."""
+    if isinstance(dims, int) and not isinstance(dims, bool):
+        return (dims,)
+    if not isinstance(dims, (tuple, list)) or not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"{where}: {name} must be an int or a sequence of ints, got {dims!r}")
+    return tuple(dims)
 
 
 def normalize_dims(where: str, name: str, dims: object, ndim: int) -> tuple[int, ...]:

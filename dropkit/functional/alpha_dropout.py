@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from dropkit._validation import check_floating, check_probability, normalize_dims
+from dropkit._validation import check_bool, check_floating, check_probability, normalize_dims
 from dropkit.functional.dropout import bernoulli_keep_mask, mask_shape
 
 __all__ = ["alpha_dropout", "feature_alpha_dropout", "SELU_ALPHA_PRIME"]
@@ -41,8 +41,9 @@ def _alpha_dropout(x: Tensor, p: float, dims: tuple[int, ...], generator: torch.
 def alpha_dropout(
     x: Tensor,
     p: float = 0.5,
-    *,
     training: bool = True,
+    inplace: bool = False,
+    *,
     broadcast_dims: int | Sequence[int] = (),
     generator: torch.Generator | None = None,
 ) -> Tensor:
@@ -54,6 +55,7 @@ def alpha_dropout(
             with a zero gradient.
         training: apply dropout when True (the default here, unlike ``torch.nn.functional``);
             return ``x`` unchanged when False.
+        inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
         broadcast_dims: dims along which one mask value is shared (default: ``()``).
         generator: random generator for the mask; the global one when None (default: None).
 
@@ -74,19 +76,23 @@ def alpha_dropout(
     where = "alpha_dropout"
     check_floating(where, x)
     p = check_probability(where, "p", p)
+    check_bool(where, "training", training)
+    check_bool(where, "inplace", inplace)
     dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
-    return _alpha_dropout(x, p, dims, generator)
+        return x.mul_(0.0) if inplace else x * 0.0
+    y = _alpha_dropout(x, p, dims, generator)
+    return x.copy_(y) if inplace else y
 
 
 def feature_alpha_dropout(
     x: Tensor,
     p: float = 0.5,
-    *,
     training: bool = True,
+    inplace: bool = False,
+    *,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Alpha dropout of whole feature maps: one mask value per (sample, channel).
@@ -98,6 +104,7 @@ def feature_alpha_dropout(
         x: input ``(N, C, *)`` with at least 2 dims, floating point.
         p: probability of **dropping** a channel, in ``[0, 1]`` (default: 0.5).
         training: apply dropout when True (default: True); return ``x`` unchanged when False.
+        inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
         generator: random generator for the mask; the global one when None (default: None).
 
     Shape:
@@ -114,10 +121,13 @@ def feature_alpha_dropout(
     where = "feature_alpha_dropout"
     check_floating(where, x)
     p = check_probability(where, "p", p)
+    check_bool(where, "training", training)
+    check_bool(where, "inplace", inplace)
     if x.dim() < 2:
         raise ValueError(f"{where}: expected input (N, C, *) with at least 2 dims, got shape {tuple(x.shape)}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
-    return _alpha_dropout(x, p, tuple(range(2, x.dim())), generator)
+        return x.mul_(0.0) if inplace else x * 0.0
+    y = _alpha_dropout(x, p, tuple(range(2, x.dim())), generator)
+    return x.copy_(y) if inplace else y

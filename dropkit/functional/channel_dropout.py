@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dropkit._validation import check_floating, check_positive_int, check_probability
+from dropkit._validation import check_bool, check_floating, check_positive_int, check_probability
 from dropkit.functional.dropout import dropout
 
 __all__ = ["channel_dropout", "dropout1d", "dropout2d", "dropout3d"]
@@ -43,10 +43,13 @@ def _channel_dropout(
     channels_last: bool,
     training: bool,
     generator: torch.Generator | None,
+    inplace: bool = False,
 ) -> Tensor:
     check_floating(where, x)
     p = check_probability(where, "p", p)
     spatial_dims = check_positive_int(where, "spatial_dims", spatial_dims)
+    check_bool(where, "training", training)
+    check_bool(where, "inplace", inplace)
     if x.dim() not in (spatial_dims + 1, spatial_dims + 2):
         raise ValueError(
             f"{where}: expected {spatial_dims + 2}D input {_layout(spatial_dims, channels_last, True)} or "
@@ -56,7 +59,7 @@ def _channel_dropout(
     if not training or p == 0.0:
         return x
     first = x.dim() - spatial_dims - (1 if channels_last else 0)  # index of the first spatial dim
-    return dropout(x, p, training=True, broadcast_dims=tuple(range(first, first + spatial_dims)), generator=generator)
+    return dropout(x, p, True, inplace, broadcast_dims=tuple(range(first, first + spatial_dims)), generator=generator)
 
 
 def channel_dropout(
@@ -67,6 +70,7 @@ def channel_dropout(
     channels_last: bool = False,
     training: bool = True,
     generator: torch.Generator | None = None,
+    inplace: bool = False,
 ) -> Tensor:
     """Zero whole channels with probability ``p`` and scale the kept ones by ``1 / (1 - p)``.
 
@@ -79,6 +83,7 @@ def channel_dropout(
             needed for ``torch.channels_last`` memory format, whose logical shape is ``(N, C, H, W)``.
         training: apply dropout when True; return ``x`` unchanged when False (default: True).
         generator: random generator for the mask; the global one when None (default: None).
+        inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
 
     Shape:
         - Input: ``(N, C, *spatial)`` or ``(C, *spatial)``; channel dim last when ``channels_last``.
@@ -91,14 +96,15 @@ def channel_dropout(
         >>> bool(((y == 0).all((2, 3)) | (y == 2).all((2, 3))).all())   # whole channels: 0 or 2
         True
     """
-    return _channel_dropout("channel_dropout", x, p, spatial_dims, channels_last, training, generator)
+    return _channel_dropout("channel_dropout", x, p, spatial_dims, channels_last, training, generator, inplace)
 
 
 def dropout1d(
     x: Tensor,
     p: float = 0.5,
-    *,
     training: bool = True,
+    inplace: bool = False,
+    *,
     channels_last: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
@@ -108,6 +114,7 @@ def dropout1d(
         x: input ``(N, C, L)`` or ``(C, L)`` (``(N, L, C)`` / ``(L, C)`` when ``channels_last``).
         p: probability of **dropping** a channel, in ``[0, 1]`` (default: 0.5).
         training: apply dropout when True; return ``x`` unchanged when False (default: True).
+        inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
         channels_last: the channel dim is last in the logical shape (default: False).
         generator: random generator for the mask; the global one when None (default: None).
 
@@ -120,14 +127,15 @@ def dropout1d(
         >>> dropout1d(torch.ones(2, 3, 5), 0.5).shape
         torch.Size([2, 3, 5])
     """
-    return _channel_dropout("dropout1d", x, p, 1, channels_last, training, generator)
+    return _channel_dropout("dropout1d", x, p, 1, channels_last, training, generator, inplace)
 
 
 def dropout2d(
     x: Tensor,
     p: float = 0.5,
-    *,
     training: bool = True,
+    inplace: bool = False,
+    *,
     channels_last: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
@@ -140,6 +148,7 @@ def dropout2d(
             ``channels_last``); ``torch.channels_last`` memory format needs no flag.
         p: probability of **dropping** a channel, in ``[0, 1]`` (default: 0.5).
         training: apply dropout when True; return ``x`` unchanged when False (default: True).
+        inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
         channels_last: the channel dim is last in the logical shape (default: False).
         generator: random generator for the mask; the global one when None (default: None).
 
@@ -153,14 +162,15 @@ def dropout2d(
         >>> dropout2d(x, 0.5).is_contiguous(memory_format=torch.channels_last)
         True
     """
-    return _channel_dropout("dropout2d", x, p, 2, channels_last, training, generator)
+    return _channel_dropout("dropout2d", x, p, 2, channels_last, training, generator, inplace)
 
 
 def dropout3d(
     x: Tensor,
     p: float = 0.5,
-    *,
     training: bool = True,
+    inplace: bool = False,
+    *,
     channels_last: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
@@ -170,6 +180,7 @@ def dropout3d(
         x: input ``(N, C, D, H, W)`` or ``(C, D, H, W)`` (channel dim last when ``channels_last``).
         p: probability of **dropping** a channel, in ``[0, 1]`` (default: 0.5).
         training: apply dropout when True; return ``x`` unchanged when False (default: True).
+        inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
         channels_last: the channel dim is last in the logical shape (default: False).
         generator: random generator for the mask; the global one when None (default: None).
 
@@ -182,4 +193,4 @@ def dropout3d(
         >>> dropout3d(torch.ones(2, 3, 2, 2, 2), 0.5, training=False).sum().item()
         48.0
     """
-    return _channel_dropout("dropout3d", x, p, 3, channels_last, training, generator)
+    return _channel_dropout("dropout3d", x, p, 3, channels_last, training, generator, inplace)

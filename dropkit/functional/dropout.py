@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from dropkit._random import generator_kwargs
-from dropkit._validation import check_choice, check_floating, check_probability, normalize_dims
+from dropkit._validation import check_bool, check_choice, check_floating, check_probability, normalize_dims
 from dropkit.kernels.fused import TRITON_DTYPES, counter_dropout, next_rng, resolve_backend, triton_available
 from dropkit.functional.native_mask import masked_scale
 from dropkit.rng import PhiloxState, keep_mask, keep_scale_traceable
@@ -58,8 +58,9 @@ def bernoulli_keep_mask(
 def dropout(
     x: Tensor,
     p: float = 0.5,
-    *,
     training: bool = True,
+    inplace: bool = False,
+    *,
     broadcast_dims: int | Sequence[int] = (),
     generator: torch.Generator | None = None,
     backend: str = "auto",
@@ -73,6 +74,10 @@ def dropout(
         p: probability of **dropping** an element, in ``[0, 1]`` (default: 0.5). ``p = 1`` returns
             zeros whose gradient is zero (finite).
         training: apply dropout when True; return ``x`` unchanged when False (default: True).
+        inplace: write the result into ``x`` and return ``x``, as ``torch.nn.functional.dropout``
+            does (default: False). The native path computes in place (autograd keeps the bool mask);
+            the counter-based backends compute out of place and copy the result back. As in torch,
+            autograd refuses it on a leaf that requires grad.
         broadcast_dims: dims along which one mask value is shared, like Keras' ``noise_shape``
             with 1 in those dims; e.g. ``(2, 3)`` on ``(N, C, H, W)`` drops whole channels
             (default: ``()``, an independent mask per element).
@@ -119,10 +124,15 @@ def dropout(
         True
         >>> torch.equal(dropout(x, 0.5, training=False), x)
         True
+        >>> z = torch.ones(3)
+        >>> dropout(z, 0.5, True, True) is z   # torch's positional (p, training, inplace)
+        True
     """
     where = "dropout"
     check_floating(where, x)
     p = check_probability(where, "p", p)
+    check_bool(where, "training", training)
+    check_bool(where, "inplace", inplace)
     dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
     backend = check_choice(where, "backend", backend, DROPOUT_BACKENDS)
     if backend == "native" and stream is not None:
@@ -132,20 +142,24 @@ def dropout(
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
+        return x.mul_(0.0) if inplace else x * 0.0
     if backend != "native":
-        return _counter_dropout(x, p, dims, backend, generator, stream)
-    return native_dropout(x, p, dims, generator)
+        y = _counter_dropout(x, p, dims, backend, generator, stream)
+        return x.copy_(y) if inplace else y
+    return native_dropout(x, p, dims, generator, inplace=inplace)
 
 
-def native_dropout(x: Tensor, p: float, dims: tuple[int, ...], generator: torch.Generator | None) -> Tensor:
+def native_dropout(
+    x: Tensor, p: float, dims: tuple[int, ...], generator: torch.Generator | None, *, inplace: bool = False
+) -> Tensor:
     """The ``"native"`` path on already validated arguments (``0 < p < 1``, normalised ``dims``).
 
     The mask comes from 8 or 16 random bits per element of torch's generator
     (:mod:`dropkit.functional.native_mask`), several times cheaper on the CPU than ``torch.rand``; autograd
-    keeps a boolean mask, 1 byte per mask element (torch's CPU dropout keeps it in the input dtype).
+    keeps a boolean mask, 1 byte per mask element (torch's CPU dropout keeps it in the input dtype). With
+    ``inplace`` the result is written into ``x``, which is returned.
     """
-    return masked_scale(x, p, mask_shape(x.shape, dims), generator)
+    return masked_scale(x, p, mask_shape(x.shape, dims), generator, inplace=inplace)
 
 
 def _counter_backend(where: str, backend: str, x: Tensor, dims: tuple[int, ...], stream) -> str:

@@ -154,18 +154,23 @@ def _as_float(keep: Tensor, dtype: torch.dtype) -> Tensor:
     return torch.gt(keep.view(torch.uint8), 0, out=torch.empty(keep.shape, dtype=dtype, device=keep.device))
 
 
-def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torch.Generator | None) -> Tensor:
+def masked_scale(
+    x: Tensor, p: float, dims_shape: Sequence[int], generator: torch.Generator | None, *, inplace: bool = False
+) -> Tensor:
     """Native dropout of ``x`` with a mask of ``dims_shape`` (``x``'s shape, or 1 along shared dims).
 
     Without autograd the float mask is written straight from the lanes and reused as the output buffer;
-    with autograd a boolean mask is kept for backward instead of a float one.
+    with autograd a boolean mask is kept for backward instead of a float one. ``inplace`` multiplies
+    ``x`` itself (traced and transformed code computes out of place and copies back) and returns it.
     """
+    if inplace and (torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()):
+        return x.copy_(masked_scale(x, p, dims_shape, generator))
     compiling = torch.compiler.is_compiling()
     if compiling and generator is None:
         return _traced_masked_scale(x, p, tuple(dims_shape))
     t = keep_threshold(p)  # validates p once; the scale is its exact inverse
     if t == _LANE_16:  # p < 2**-17: every element is kept
-        return x * 1.0
+        return x if inplace else x * 1.0
     scale = _LANE_16 / t
     lanes, threshold = _draw_lanes(tuple(dims_shape), t, x.device, generator)
     if torch._C._are_functorch_transforms_active():  # torch.func.grad / jvp / vmap: plain differentiable ops
@@ -174,6 +179,10 @@ def masked_scale(x: Tensor, p: float, dims_shape: Sequence[int], generator: torc
         return x * (lanes < threshold).to(x.dtype) * scale
     needs_ad = (torch.is_grad_enabled() and x.requires_grad) or unpack_dual(x).tangent is not None
     numel = lanes.numel()
+    if inplace:  # autograd's mul_ keeps the bool mask (1 byte per element) when it needs one
+        if needs_ad or numel <= TINY_MASK_NUMEL:
+            return x.mul_(lanes < threshold).mul_(scale)
+        return x.mul_(torch.lt(lanes, threshold, out=torch.empty(lanes.shape, dtype=x.dtype, device=x.device))).mul_(scale)
     if numel <= TINY_MASK_NUMEL:
         return torch.mul(x, lanes < threshold).mul_(scale)
     if needs_ad and numel > SMALL_MASK_NUMEL:

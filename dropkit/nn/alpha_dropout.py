@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_probability
+from dropkit._validation import check_bool, check_dims_type, check_probability
 from dropkit.functional.alpha_dropout import alpha_dropout, feature_alpha_dropout
 
 __all__ = ["AlphaDropout", "FeatureAlphaDropout"]
@@ -21,6 +21,8 @@ class AlphaDropout(nn.Module):
 
     Args:
         p: drop probability in ``[0, 1]`` (default: 0.5).
+        inplace: write the result into the input and return it, as torch's ``inplace=True``
+            (default: False).
         broadcast_dims: dims that share one mask value (default: ``()``).
         generator: optional random generator for every mask (default: None, the global one).
 
@@ -39,20 +41,25 @@ class AlphaDropout(nn.Module):
     def __init__(
         self,
         p: float = 0.5,
+        inplace: bool = False,
+        *,
         broadcast_dims: int | Sequence[int] = (),
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.p = check_probability(type(self).__name__, "p", p)
-        self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
+        self.inplace = check_bool(type(self).__name__, "inplace", inplace)
+        self.broadcast_dims = check_dims_type(type(self).__name__, "broadcast_dims", broadcast_dims)
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
-        return alpha_dropout(x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator)
+        return alpha_dropout(x, self.p, self.training, self.inplace, broadcast_dims=self.broadcast_dims,
+                             generator=self.generator)
 
     def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
         dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
-        return f"p={self.p:g}{dims}"
+        return f"p={self.p:g}{inplace}{dims}"
 
 
 class FeatureAlphaDropout(nn.Module):
@@ -60,6 +67,7 @@ class FeatureAlphaDropout(nn.Module):
 
     Args:
         p: drop probability in ``[0, 1]`` (default: 0.5).
+        inplace: write the result into the input and return it (default: False).
         generator: optional random generator for every mask (default: None, the global one).
 
     Shape:
@@ -72,13 +80,14 @@ class FeatureAlphaDropout(nn.Module):
         torch.Size([2, 3, 4])
     """
 
-    def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.p = check_probability(type(self).__name__, "p", p)
+        self.inplace = check_bool(type(self).__name__, "inplace", inplace)
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
-        return feature_alpha_dropout(x, self.p, training=self.training, generator=self.generator)
+        return feature_alpha_dropout(x, self.p, self.training, self.inplace, generator=self.generator)
 
     def extra_repr(self) -> str:
-        return f"p={self.p:g}"
+        return f"p={self.p:g}" + (", inplace=True" if self.inplace else "")

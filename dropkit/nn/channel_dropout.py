@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_positive_int, check_probability
+from dropkit._validation import check_bool, check_positive_int, check_probability
 from dropkit.functional.channel_dropout import channel_dropout
 
 __all__ = ["ChannelDropout", "Dropout1d", "Dropout2d", "Dropout3d"]
@@ -24,6 +24,7 @@ class ChannelDropout(nn.Module):
         channels_last: the channel dim is last in the logical shape, e.g. ``(N, H, W, C)``
             (default: False; ``torch.channels_last`` memory format needs no flag).
         generator: optional random generator for every mask (default: None, the global one).
+        inplace: write the result into the input and return it (default: False).
 
     Shape:
         - Input: ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``; Output: the same shape.
@@ -41,34 +42,49 @@ class ChannelDropout(nn.Module):
         self,
         p: float = 0.5,
         spatial_dims: int = 2,
+        *,
         channels_last: bool = False,
         generator: torch.Generator | None = None,
+        inplace: bool = False,
     ) -> None:
         super().__init__()
         where = type(self).__name__
         self.p = check_probability(where, "p", p)
         self.spatial_dims = check_positive_int(where, "spatial_dims", spatial_dims)
-        self.channels_last = bool(channels_last)
+        self.channels_last = check_bool(where, "channels_last", channels_last)
         self.generator = generator
+        self.inplace = check_bool(where, "inplace", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
         return channel_dropout(
-            x, self.p, spatial_dims=self.spatial_dims, channels_last=self.channels_last, training=self.training, generator=self.generator
+            x, self.p, spatial_dims=self.spatial_dims, channels_last=self.channels_last, training=self.training,
+            generator=self.generator, inplace=self.inplace,
         )
 
     def extra_repr(self) -> str:
         last = ", channels_last=True" if self.channels_last else ""
-        return f"p={self.p:g}, spatial_dims={self.spatial_dims}{last}"
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"p={self.p:g}, spatial_dims={self.spatial_dims}{inplace}{last}"
 
 
 class _FixedChannelDropout(ChannelDropout):
+    """``torch.nn.Dropout1d/2d/3d``'s arguments ``(p, inplace)`` in its order; dropkit's are keyword-only."""
+
     _spatial_dims = 0
 
-    def __init__(self, p: float = 0.5, channels_last: bool = False, generator: torch.Generator | None = None) -> None:
-        super().__init__(p, self._spatial_dims, channels_last, generator)
+    def __init__(
+        self,
+        p: float = 0.5,
+        inplace: bool = False,
+        *,
+        channels_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__(p, self._spatial_dims, channels_last=channels_last, generator=generator, inplace=inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p:g}" + (", channels_last=True" if self.channels_last else "")
+        return (f"p={self.p:g}" + (", inplace=True" if self.inplace else "")
+                + (", channels_last=True" if self.channels_last else ""))
 
 
 class Dropout1d(_FixedChannelDropout):
@@ -76,6 +92,7 @@ class Dropout1d(_FixedChannelDropout):
 
     Args:
         p: drop probability in ``[0, 1]`` (default: 0.5).
+        inplace: write the result into the input and return it, as torch's ``inplace=True`` (default: False).
         channels_last: input is ``(N, L, C)`` / ``(L, C)`` (default: False).
         generator: optional random generator for every mask (default: None).
 
@@ -99,6 +116,7 @@ class Dropout2d(_FixedChannelDropout):
 
     Args:
         p: drop probability in ``[0, 1]`` (default: 0.5).
+        inplace: write the result into the input and return it, as torch's ``inplace=True`` (default: False).
         channels_last: input is ``(N, H, W, C)`` / ``(H, W, C)`` (default: False; the
             ``torch.channels_last`` memory format needs no flag).
         generator: optional random generator for every mask (default: None).
@@ -121,6 +139,7 @@ class Dropout3d(_FixedChannelDropout):
 
     Args:
         p: drop probability in ``[0, 1]`` (default: 0.5).
+        inplace: write the result into the input and return it, as torch's ``inplace=True`` (default: False).
         channels_last: input is ``(N, D, H, W, C)`` / ``(D, H, W, C)`` (default: False).
         generator: optional random generator for every mask (default: None).
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_choice, check_probability, normalize_dims
+from dropkit._validation import check_bool, check_choice, check_dims_type, check_probability, normalize_dims
 from dropkit.functional.dropout import DROPOUT_BACKENDS, dropout, native_dropout
 from dropkit.rng import PhiloxState
 
@@ -21,8 +21,13 @@ __all__ = ["Dropout"]
 class Dropout(nn.Module):
     """Inverted dropout; ``p`` is the probability of **dropping** a unit.
 
+    The first two arguments are ``torch.nn.Dropout``'s, in its order, so the class is a drop-in
+    replacement; the dropkit-specific ones are keyword-only.
+
     Args:
         p: drop probability in ``[0, 1]`` (default: 0.5).
+        inplace: write the result into the input and return it, as ``torch.nn.Dropout(inplace=True)``
+            (default: False; see :func:`dropkit.functional.dropout`).
         broadcast_dims: dims that share one mask value (Keras' ``noise_shape``), e.g. ``(1,)`` on
             ``(N, T, D)`` shares the mask over time (default: ``()``).
         generator: optional random generator used for every mask (default: None, the global one).
@@ -53,6 +58,8 @@ class Dropout(nn.Module):
     def __init__(
         self,
         p: float = 0.5,
+        inplace: bool = False,
+        *,
         broadcast_dims: int | Sequence[int] = (),
         generator: torch.Generator | None = None,
         backend: str = "auto",
@@ -60,32 +67,40 @@ class Dropout(nn.Module):
     ) -> None:
         super().__init__()
         self.p = check_probability(type(self).__name__, "p", p)
+        self.inplace = check_bool(type(self).__name__, "inplace", inplace)
         self.backend = check_choice(type(self).__name__, "backend", backend, DROPOUT_BACKENDS)
         if stream is not None and not isinstance(stream, PhiloxState):
             raise TypeError(f"{type(self).__name__}: stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
         if stream is not None and backend == "native":
             raise ValueError(f"{type(self).__name__}: stream needs backend 'auto', 'portable' or 'triton', got 'native'")
         self.stream = stream
-        self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
+        self.broadcast_dims = check_dims_type(type(self).__name__, "broadcast_dims", broadcast_dims)
         self.generator = generator
         self._dims_cache: dict[tuple[int, tuple[int, ...]], tuple[int, ...]] = {}
         self.record_rate = False
         self.last_drop_fraction: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
+        recording = self.record_rate and self.training
+        if recording:
+            with torch.no_grad():
+                nonzero = x != 0  # read before an in-place forward overwrites x
         if self._native_ok(x):
             # Hot path: the arguments were validated in __init__; only the input needs a look.
             if not self.training or self.p == 0.0:
                 return x
-            y = native_dropout(x, self.p, self._dims(x.dim()), self.generator) if self.p < 1.0 else x * 0.0
+            if self.p < 1.0:
+                y = native_dropout(x, self.p, self._dims(x.dim()), self.generator, inplace=self.inplace)
+            else:
+                y = x.mul_(0.0) if self.inplace else x * 0.0
         else:
             y = dropout(
-                x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator,
+                x, self.p, self.training, self.inplace, broadcast_dims=self.broadcast_dims, generator=self.generator,
                 backend=self.backend, stream=self.stream,
             )
-        if self.record_rate and self.training:
+        if recording:
             with torch.no_grad():
-                self.last_drop_fraction = (y == 0).logical_and(x != 0).sum() / (x != 0).sum().clamp_min(1)
+                self.last_drop_fraction = (y == 0).logical_and(nonzero).sum() / nonzero.sum().clamp_min(1)
         return y
 
     def _native_ok(self, x: Tensor) -> bool:
@@ -106,6 +121,7 @@ class Dropout(nn.Module):
         return dims
 
     def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
         dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
         backend = f", backend={self.backend!r}" if self.backend != "auto" else ""
-        return f"p={self.p:g}{dims}{backend}"
+        return f"p={self.p:g}{inplace}{dims}{backend}"

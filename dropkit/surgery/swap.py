@@ -32,7 +32,8 @@ _TORCH_TO_DROPKIT: dict[type[nn.Module], str] = {
 def default_swap_map() -> dict[type[nn.Module], Callable[[nn.Module], nn.Module]]:
     """``{torch class: builder(old) -> dropkit module}`` for the dropkit classes that exist right now.
 
-    Each builder passes the old module's ``p`` as the first argument of the dropkit class.
+    Each builder passes the old module's ``p`` and ``inplace``, the two arguments torch's and dropkit's classes
+    share, in that order.
 
     Example:
         >>> from torch import nn
@@ -45,7 +46,7 @@ def default_swap_map() -> dict[type[nn.Module], Callable[[nn.Module], nn.Module]
     for torch_cls, name in _TORCH_TO_DROPKIT.items():
         cls = getattr(dnn, name, None)
         if cls is not None:
-            table[torch_cls] = lambda old, cls=cls: cls(float(old.p))
+            table[torch_cls] = lambda old, cls=cls: cls(float(old.p), bool(old.inplace))
     return table
 
 
