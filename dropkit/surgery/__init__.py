@@ -1,8 +1,9 @@
 """Model surgery for dropout: select modules by rule, replace, insert, re-rate or swap dropout (and
-RNNs for variational ones), and
+RNNs for variational ones), fuse LoRA's input dropout into ``lora_A``, and
 ``mc_mode`` for MC-dropout inference that leaves normalisation layers in eval."""
 
 from dropkit.surgery.insert import INSERTED_NAME, insert_dropout, remove_inserted_dropout
+from dropkit.surgery.lora import fuse_lora_dropout, unfuse_lora_dropout
 from dropkit.surgery.mc_mode import mc_mode
 from dropkit.surgery.rate import set_dropout_rate
 from dropkit.surgery.replace import replace_modules
@@ -24,6 +25,7 @@ __all__ = [
     "INSERTED_NAME",
     "Select",
     "default_swap_map",
+    "fuse_lora_dropout",
     "get_rate",
     "has_stochastic_layer",
     "insert_dropout",
@@ -40,4 +42,5 @@ __all__ = [
     "stochastic_modules",
     "swap_dropout",
     "swap_rnn",
+    "unfuse_lora_dropout",
 ]
