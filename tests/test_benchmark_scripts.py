@@ -76,3 +76,22 @@ def test_bench_drop_connect_measures_the_kept_mask(tmp_path: Path) -> None:
     kept = {(r["provider"], r["mode"]): float(r["saved_bytes_per_weight"]) for r in _rows(out)}
     assert kept == {("torch-bernoulli", "forward"): 4.0, ("torch-bernoulli", "full"): 4.0,
                     ("dropkit", "forward"): 1.0, ("dropkit", "full"): 1.0}
+
+
+# PEFT 0.21 calls a transformers 5 method that is deprecated (is_gradient_checkpointing): not ours.
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
+def test_bench_lora_dropout_measures_the_activation_copy_fusing_removes(tmp_path: Path, monkeypatch) -> None:
+    # In-process (runpy), so the torchvision shim conftest applied for transformers / peft also holds here.
+    pytest.importorskip("peft")
+    import runpy
+
+    out = tmp_path / "lora.csv"
+    monkeypatch.setattr(sys, "argv", ["bench_lora_dropout.py", "--batch", "2", "--seq", "32", "--hidden", "64",
+                                      "--intermediate", "128", "--layers", "2", "--heads", "2", "--vocab", "100",
+                                      "--repeats", "2", "--out", str(out)])
+    runpy.run_path(str(ROOT / "benchmarks" / "bench_lora_dropout.py"), run_name="__main__")
+    saved = {r["provider"]: float(r["saved_mb"]) for r in _rows(out)}
+    assert list(saved) == ["peft p=0", "peft p=0.1", "peft p=0.1 + fuse_lora_dropout"]
+    # Dropout adds the dropped copies (and masks); fused, only a 5056-byte generator state per adapter remains.
+    assert saved["peft p=0.1"] > saved["peft p=0"]
+    assert saved["peft p=0.1 + fuse_lora_dropout"] == pytest.approx(saved["peft p=0"], abs=14 * 5056 / 2**20 + 0.1)

@@ -33,7 +33,15 @@ from torch import Tensor
 from dropkit._validation import check_choice, check_floating, check_probability
 from dropkit.kernels import portable
 from dropkit.kernels.reference import ACTIVATIONS
-from dropkit.rng import PhiloxState, keep_mask, keep_threshold, rng_snapshot, seed_from_generator, traced_keep_params
+from dropkit.rng import (
+    PhiloxState,
+    keep_mask,
+    keep_threshold,
+    rng_snapshot,
+    seed_from_generator,
+    traced_keep_params,
+    traced_or_transformed,
+)
 
 __all__ = [
     "BACKENDS",
@@ -373,6 +381,23 @@ def dropout_add_rms_norm(
     )
 
 
+def _linear_backend(where: str, backend: str, x: Tensor, stream: PhiloxState | None) -> str:
+    """:func:`resolve_backend` for :func:`dropout_linear`, which also has a ``"native"`` CPU backend."""
+    backend = check_choice(where, "backend", backend, ("auto", "native", "portable", "triton"))
+    if backend == "native":
+        if stream is not None:
+            raise ValueError(f"{where}: stream needs backend 'auto', 'portable' or 'triton', got 'native'")
+        if x.device.type != "cpu":
+            raise RuntimeError(f"{where}: backend 'native' needs a CPU tensor, got device '{x.device}'")
+        if traced_or_transformed():
+            raise RuntimeError(f"{where}: backend 'native' replays the generator's state, which torch.compile and "
+                               "torch.func cannot trace; use backend 'auto' or 'portable'")
+        return backend
+    if backend == "auto" and stream is None and x.device.type == "cpu" and not traced_or_transformed():
+        return "native"
+    return resolve_backend(where, backend, x)
+
+
 def dropout_linear(
     x: Tensor,
     weight: Tensor,
@@ -394,7 +419,14 @@ def dropout_linear(
         x: input ``(*, in_features)``.
         weight: ``(out_features, in_features)``. bias: ``(out_features,)`` or None (default: None).
         p: probability of **dropping** an element of ``x``, in ``[0, 1]`` (default: 0.1).
-        training, generator, stream, backend: as in :func:`bias_act_dropout`.
+        training, generator, stream: as in :func:`bias_act_dropout`.
+        backend: ``"triton"`` and ``"portable"`` as in :func:`bias_act_dropout` (a 16-byte seed is kept);
+            ``"native"`` (CPU tensors, eager mode): the mask of :func:`dropkit.functional.dropout`'s native
+            path, regenerated in backward from the generator state saved before the draw (5056 bytes per
+            call, see :mod:`dropkit.kernels.native_linear`), about 4x cheaper than the portable Philox
+            words on the CPU. ``"auto"`` (default): ``"triton"`` for CUDA tensors when triton is
+            installed, ``"portable"`` when a ``stream`` is given or under ``torch.compile`` / ``torch.func``,
+            ``"native"`` for other CPU tensors.
 
     Shape:
         - Input: ``(*, in_features)``; Output: ``(*, out_features)``.
@@ -413,7 +445,14 @@ def dropout_linear(
         raise ValueError(f"{where}: weight must have shape (out_features, {x.shape[-1]}), got {got}")
     _check_like(where, "weight", weight, x, tuple(weight.shape))
     _check_like(where, "bias", bias, x, (weight.shape[0],))
-    backend = resolve_backend(where, backend, x)
+    backend = _linear_backend(where, backend, x, stream)
+    if backend == "native":
+        from dropkit.kernels.native_linear import native_dropout_linear
+
+        p = check_probability(where, "p", p)
+        if generator is not None and generator.device.type != "cpu":
+            raise ValueError(f"{where}: backend 'native' needs a CPU generator, got one on '{generator.device}'")
+        return native_dropout_linear(x, weight, bias, p if training else 0.0, generator)
     p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_dropout

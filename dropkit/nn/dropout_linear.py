@@ -4,9 +4,10 @@ Dropout in front of a Linear layer is LoRA's pattern (Hu et al. 2021, "LoRA: Low
 Language Models", https://arxiv.org/abs/2106.09685: ``lora_B(lora_A(dropout(x)))``). Written as two modules,
 autograd keeps the dropped copy of ``x`` for the weight gradient and a mask, next to ``x`` itself, which the
 frozen base layer's input keeps alive anyway: about one extra activation copy per adapted layer
-(huggingface/peft#2196). Here the dropped input is regenerated from the seed inside backward
-(:func:`dropkit.functional.dropout_linear`), so the layer adds nothing beyond ``x``. The mask is the
-counter-based one of :mod:`dropkit.rng` (the Triton kernel on CUDA, the portable path elsewhere).
+(huggingface/peft#2196). Here the dropped input is regenerated inside backward
+(:func:`dropkit.functional.dropout_linear`), so the layer adds nothing per element beyond ``x``: on CUDA
+the Triton kernel's counter-based mask from a 16-byte seed, on the CPU the native mask replayed from the
+generator state (5056 bytes per call).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from dropkit._validation import check_choice, check_probability
-from dropkit.kernels.fused import BACKENDS, dropout_linear
+from dropkit.kernels.fused import dropout_linear
 from dropkit.rng import PhiloxState
 
 __all__ = ["DropoutLinear"]
@@ -35,8 +36,9 @@ class DropoutLinear(nn.Linear):
         p: probability of **dropping** an element of the input, in ``[0, 1]`` (default: 0.1).
         generator: optional random generator the per-call seeds are drawn from (default: None).
         stream: a :class:`dropkit.rng.PhiloxState` to take counters from instead (default: None).
-        backend: ``"auto"``, ``"portable"`` or ``"triton"``, as in :func:`dropkit.functional.dropout_linear`
-            (default: ``"auto"``).
+        backend: ``"auto"``, ``"native"``, ``"portable"`` or ``"triton"``, as in
+            :func:`dropkit.functional.dropout_linear` (default: ``"auto"``: the Triton kernel on CUDA, the
+            native mask replayed from the generator state on the CPU).
 
     Shape:
         - Input: ``(*, in_features)``; Output: ``(*, out_features)``.
@@ -69,7 +71,7 @@ class DropoutLinear(nn.Linear):
     ) -> None:
         where = type(self).__name__
         self.p = check_probability(where, "p", p)
-        self.backend = check_choice(where, "backend", backend, BACKENDS)
+        self.backend = check_choice(where, "backend", backend, ("auto", "native", "portable", "triton"))
         if stream is not None and not isinstance(stream, PhiloxState):
             raise TypeError(f"{where}: stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
         super().__init__(in_features, out_features, bias, device=device, dtype=dtype)

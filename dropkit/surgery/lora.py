@@ -6,7 +6,7 @@ https://arxiv.org/abs/2106.09685). With ``lora_dropout > 0`` autograd keeps the 
 anyway: about one extra activation copy per adapted layer (huggingface/peft#2196; torchtune set its default
 LoRA dropout to 0 for this reason). :func:`fuse_lora_dropout` replaces each ``lora_A`` by a
 :class:`~dropkit.nn.DropoutLinear` that shares its Parameters and regenerates the dropped input from a
-seed in backward, and the adapter's dropout by ``nn.Identity``: the same computation (a different random
+seed (CUDA) or generator state (CPU) in backward, and the adapter's dropout by ``nn.Identity``: the same computation (a different random
 stream draws the masks), the same ``state_dict`` keys, without that copy.
 
 PEFT is not imported: LoRA layers are recognised by their ``lora_A`` / ``lora_dropout`` module dicts.

@@ -59,8 +59,8 @@ def test_counts_as_a_stochastic_layer_for_surgery_and_mc_dropout() -> None:
 def test_bad_arguments_name_what_was_given() -> None:
     with pytest.raises(ValueError, match="DropoutLinear: p must be in .*got 1.5"):
         DropoutLinear(3, 2, p=1.5)
-    with pytest.raises(ValueError, match="backend must be one of .*got 'native'"):
-        DropoutLinear(3, 2, backend="native")
+    with pytest.raises(ValueError, match="backend must be one of .*got 'fast'"):
+        DropoutLinear(3, 2, backend="fast")
     with pytest.raises(TypeError, match="linear must be an nn.Linear, got Conv1d"):
         DropoutLinear.from_linear(nn.Conv1d(2, 2, 1))
     with pytest.raises(TypeError, match="stream must be a dropkit.rng.PhiloxState, got int"):
