@@ -31,10 +31,12 @@ __all__ += ["ZoneoutLSTMCell", "ZoneoutGRUCell", "ZoneoutLSTM", "ZoneoutGRU"]
 # --- transformer, learned and scheduled ---
 from dropkit.nn.attention import MultiHeadSelfAttention
 from dropkit.nn.concrete_dropout import ConcreteDropout, concrete_dropout_regularization
+from dropkit.nn.dropout_add_norm import DropoutAddLayerNorm, DropoutAddRMSNorm
 from dropkit.nn.dropout_linear import DropoutLinear
 from dropkit.nn.r_drop import RDropLoss
 from dropkit.nn.residual_dropout import ResidualDropout
 from dropkit.nn.token_dropout import PatchDropout, TokenDropout
 
 __all__ += ["MultiHeadSelfAttention", "ResidualDropout", "TokenDropout", "PatchDropout", "DropoutLinear"]
+__all__ += ["DropoutAddLayerNorm", "DropoutAddRMSNorm"]
 __all__ += ["ConcreteDropout", "concrete_dropout_regularization", "RDropLoss"]
