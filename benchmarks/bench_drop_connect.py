@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from dropkit._io import atomic_write_text
+from dropkit.memory import saved_tensor_bytes
 from dropkit.functional import drop_connect_weight
 from dropkit.train.env_info import cpu_name, git_sha
 
@@ -50,18 +51,6 @@ def timed(fn, repeats: int) -> tuple[float, float, float]:
     return statistics.median(times), q[0], q[-1]
 
 
-def saved_bytes(fn) -> int:
-    storages: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(storages.values())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1024, help="weight rows (default: 1024)")
@@ -78,7 +67,7 @@ def main() -> None:
     for p in (float(v) for v in args.ps.split(",")):
         providers = {"torch-bernoulli": lambda: torch_bernoulli(w, p), "dropkit": lambda: drop_connect_weight(w, p)}
         for name, fwd in providers.items():
-            kept = saved_bytes(fwd) / w.numel()
+            kept = saved_tensor_bytes(fwd) / w.numel()
             for mode, fn in (("forward", fwd), ("full", lambda: fwd().sum().backward())):
                 med, p20, p80 = timed(fn, args.repeats)
                 rows.append({"op": "drop_connect_weight", "provider": name, "mode": mode, "p": p,

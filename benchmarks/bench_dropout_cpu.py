@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from dropkit._io import atomic_write_text
+from dropkit.memory import saved_tensor_bytes
 from dropkit.functional import dropout
 from dropkit.train.env_info import cpu_name, git_sha
 
@@ -55,19 +56,6 @@ def timed(fn, repeats: int) -> tuple[float, float, float]:
         times.append((time.perf_counter() - t0) * 1e3)
     q = statistics.quantiles(times, n=5) if len(times) >= 2 else [times[0]] * 4
     return statistics.median(times), q[0], q[-1]
-
-
-def saved_bytes(forward) -> int:
-    storages: dict[int, int] = {}
-
-    def pack(t):
-        s = t.untyped_storage()
-        storages[s.data_ptr()] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        forward()
-    return sum(storages.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             x = torch.randn(n, dtype=dtype, requires_grad=True)
             dy = torch.randn(n, dtype=dtype)
             for name, fwd in make_providers().items():
-                kept = saved_bytes(lambda: fwd(x)) / n
+                kept = saved_tensor_bytes(lambda: fwd(x)) / n
                 for mode in ("forward", "full"):
                     if mode == "forward":
                         fn = lambda: fwd(x)  # noqa: E731

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from dropkit._io import atomic_write_text
 from dropkit.functional import dropout, dropout_add_layer_norm
+from dropkit.memory import saved_tensor_bytes
 from dropkit.train.env_info import git_sha
 
 log = logging.getLogger("bench_kernels")
@@ -122,20 +123,6 @@ def bench(fn: Callable[[], object], device: torch.device) -> tuple[float, float,
     return statistics.median(times), times[0], times[-1]
 
 
-def saved_bytes(forward: Callable[[], object]) -> int:
-    """Bytes of the unique storages autograd saves while ``forward`` runs."""
-    storages: dict[tuple[str, int], int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        s = t.untyped_storage()
-        storages[(str(t.device), s.data_ptr())] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        forward()
-    return sum(storages.values())
-
-
 def _compile(fn: Callable, device: torch.device) -> Callable:
     # Inductor on the GPU; on the CPU smoke run only the tracing (aot_eager) is exercised, for speed.
     return torch.compile(fn, dynamic=True, backend="inductor" if device.type == "cuda" else "aot_eager")
@@ -170,7 +157,7 @@ def run_dropout(args, device, dtypes, modes, providers, env, rows, flush: Callab
                 kept = float("nan")
                 if provider != "copy":
                     try:
-                        kept = saved_bytes(lambda: fwd(x)) / numel
+                        kept = saved_tensor_bytes(lambda: fwd(x)) / numel
                     except Exception as exc:  # noqa: BLE001 - report, keep benchmarking
                         log.warning("saved-bytes measurement failed for %s: %s", provider, exc)
                 for mode in modes:
@@ -282,7 +269,7 @@ def run_layer_norm(args, device, modes, providers, env, rows) -> None:
 
     for provider, fwd in cases.items():
         if provider in providers:
-            measure(provider, fwd, "", saved_bytes(lambda: fwd(*params)) / (m * n), modes)
+            measure(provider, fwd, "", saved_tensor_bytes(lambda: fwd(*params)) / (m * n), modes)
     if "dropkit" in providers and not args.skip_variants:
         from dropkit.kernels import triton_norm
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from dropkit._io import atomic_write_text
+from dropkit.memory import saved_tensor_bytes
 from dropkit.surgery import fuse_lora_dropout
 from dropkit.train.env_info import cpu_name, git_sha
 
@@ -54,21 +55,6 @@ def build(p: float, fuse: bool, args: argparse.Namespace) -> torch.nn.Module:
         fused = fuse_lora_dropout(model)
         assert len(fused) == len(TARGETS) * args.layers, fused
     return model.train()
-
-
-def saved_bytes(model: torch.nn.Module, step) -> int:
-    known = {t.untyped_storage().data_ptr() for t in model.parameters()}
-    storages: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in known:
-            storages[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        step()
-    return sum(storages.values())
 
 
 def timed(step, repeats: int) -> tuple[float, float, float]:
@@ -110,7 +96,7 @@ def main() -> None:
             model(input_ids=ids, labels=ids).loss.backward()
             model.zero_grad(set_to_none=True)
 
-        kept = saved_bytes(model, step)
+        kept = saved_tensor_bytes(step, exclude=model.parameters())
         med, p20, p80 = timed(step, args.repeats)
         rows.append({"op": "lora_step", "provider": name, "model": shape, "saved_mb": f"{kept / 2**20:.1f}",
                      "median_ms": f"{med:.1f}", "p20_ms": f"{p20:.1f}", "p80_ms": f"{p80:.1f}", **meta})

@@ -78,9 +78,7 @@ def test_a_stream_gives_the_fused_ops_counter_based_masks(cls, fused: str) -> No
 
 
 def test_triton_backend_equals_the_portable_one() -> None:
-    pytest.importorskip("triton")
-    if not torch.cuda.is_available() and __import__("os").environ.get("TRITON_INTERPRET") != "1":
-        pytest.skip("needs CUDA or TRITON_INTERPRET=1")
+    pytest.importorskip("triton")  # on the CPU, tests/conftest.py runs the kernels with TRITON_INTERPRET=1
     device = "cuda" if torch.cuda.is_available() else "cpu"
     x, r = torch.randn(4, 32, device=device), torch.randn(4, 32, device=device)
     outs = []

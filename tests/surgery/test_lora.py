@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import dropkit.nn as dnn
+from dropkit.memory import saved_tensor_bytes
 from dropkit.rng import PhiloxState
 from dropkit.surgery import fuse_lora_dropout, unfuse_lora_dropout
 
@@ -79,19 +80,8 @@ def test_same_outputs_and_gradients_as_the_unfused_model_with_the_same_masks() -
 
 
 def _extra_saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Bytes autograd keeps for backward beyond the parameters and the input itself (unique storages)."""
-    known = {p.untyped_storage().data_ptr() for p in model.parameters()} | {x.untyped_storage().data_ptr()}
-    storages: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        ptr = t.untyped_storage().data_ptr()
-        if ptr not in known:
-            storages[ptr] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x).sum().backward()
-    return sum(storages.values())
+    """Bytes autograd keeps for backward beyond the parameters and the input itself."""
+    return saved_tensor_bytes(lambda: model(x).sum().backward(), exclude=[x, *model.parameters()])
 
 
 def test_backward_keeps_one_activation_copy_less() -> None:
