@@ -28,6 +28,7 @@ import importlib
 import os
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from dropkit._validation import check_choice, check_floating, check_probability
@@ -454,6 +455,11 @@ def dropout_linear(
             raise ValueError(f"{where}: backend 'native' needs a CPU generator, got one on '{generator.device}'")
         return native_dropout_linear(x, weight, bias, p if training else 0.0, generator)
     p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    if p_eff == 0.0:
+        # Evaluation or p = 0: a plain Linear, with nothing to regenerate. (Under torch.compile the
+        # recomputed-dropout region below would return its input unchanged, which made Inductor's
+        # partitioner fail: "Node mm was invalid, but is output".)
+        return F.linear(x, weight, bias)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_dropout
 

@@ -149,3 +149,28 @@ def test_compiled_portable_ops_serve_every_rate_with_one_graph() -> None:
         (g_compiled,) = torch.autograd.grad(y_compiled.sum(), [x])
         assert torch.equal(g_compiled, g_eager), p
     assert counter.frame_count <= 2
+
+
+@pytest.mark.parametrize("op", ["dropout_linear", "DropoutLinear", "bias_dropout_add", "dropout_add_layer_norm"])
+def test_compiled_fused_ops_in_evaluation_with_grad(op: str) -> None:
+    # Regression: a compiled dropout_linear in eval mode (a PEFT model after fuse_lora_dropout, evaluated
+    # with grad on) failed in Inductor's partitioner ("Node mm was invalid, but is output").
+    from dropkit.nn import DropoutLinear
+
+    torch.manual_seed(0)
+    w, b, lw = torch.randn(8, 64), torch.randn(64), torch.rand(64) + 0.5
+    layer = DropoutLinear(64, 8, p=0.2).eval()
+    fns = {
+        "dropout_linear": lambda x: dropout_linear(x, w, None, 0.2, training=False),
+        "DropoutLinear": layer,
+        "bias_dropout_add": lambda x: bias_dropout_add(x, b, x * 2, 0.2, training=False),
+        "dropout_add_layer_norm": lambda x: dropout_add_layer_norm(x, x * 2, lw, b, 0.2, training=False)[0],
+    }
+    fn = fns[op]
+    x = torch.randn(4, 64, requires_grad=True)
+    expected = fn(x)
+    (grad_expected,) = torch.autograd.grad(expected.square().sum(), x)
+    got = torch.compile(fn)(x)
+    (grad,) = torch.autograd.grad(got.square().sum(), x)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(grad, grad_expected)
