@@ -26,7 +26,7 @@ from torch.autograd.forward_ad import unpack_dual
 from dropkit._random import generator_kwargs
 from dropkit.rng import keep_threshold, traced_keep_params
 
-__all__ = ["native_keep_lanes", "native_keep_mask", "masked_scale"]
+__all__ = ["native_keep_lanes", "native_keep_mask", "masked_scale", "replay_masked_scale", "state_after_draw"]
 
 _LANE_16 = 1 << 16
 # The autograd path by mask size (CPU timings, 1 thread; same values and gradients, bit for bit):
@@ -194,6 +194,52 @@ def masked_scale(
     if mask.shape == x.shape and x.is_contiguous():
         return torch.mul(x, mask, out=mask).mul_(scale)
     return torch.mul(x, mask).mul_(scale)
+
+
+def _generator_at(state: Tensor) -> torch.Generator:
+    replay = torch.Generator(device="cpu")
+    replay.set_state(state)
+    return replay
+
+
+def replay_masked_scale(x: Tensor, p: float, state: Tensor) -> Tensor:
+    """Native dropout of a CPU tensor ``x`` with the mask a CPU generator in ``state`` draws, ``p`` in ``[0, 1]``.
+
+    ``state`` comes from ``torch.Generator.get_state()`` taken before a draw (5056 bytes for the CPU
+    generator, whatever the tensor's size), so backward can regenerate a forward's mask instead of keeping
+    it: the ``"native"`` backend of the fused ops (:mod:`dropkit.kernels.fused`). Pair it with
+    :func:`state_after_draw` to leave the caller's generator where a direct draw would.
+
+    Example:
+        >>> import torch
+        >>> from dropkit.functional import dropout
+        >>> g = torch.Generator().manual_seed(3)
+        >>> state, x = g.get_state(), torch.randn(4, 5)
+        >>> torch.equal(replay_masked_scale(x, 0.3, state), dropout(x, 0.3, generator=g))
+        True
+    """
+    if p >= 1.0:
+        return x * 0.0
+    return masked_scale(x, p, x.shape, _generator_at(state))
+
+
+def state_after_draw(state: Tensor, shape: Sequence[int], p: float) -> Tensor:
+    """The state of a CPU generator in ``state`` after it drew the native mask of ``shape`` for ``p``.
+
+    Example:
+        >>> import torch
+        >>> g = torch.Generator().manual_seed(3)
+        >>> before = g.get_state()
+        >>> _ = native_keep_mask((4, 5), 0.3, generator=g)
+        >>> torch.equal(state_after_draw(before, (4, 5), 0.3), g.get_state())
+        True
+    """
+    t = keep_threshold(p)
+    if t in (0, _LANE_16):  # p = 1 or p < 2**-17: the mask is all-drop or all-keep, nothing is drawn
+        return state
+    replay = _generator_at(state)
+    _draw_lanes(tuple(shape), t, "cpu", replay)
+    return replay.get_state()
 
 
 def _traced_masked_scale(x: Tensor, p: float, shape: tuple[int, ...]) -> Tensor:

@@ -1,7 +1,8 @@
 """Public fused dropout ops and the backend dispatch shared with :func:`dropkit.functional.dropout`.
 
-Every op here draws its mask from :mod:`dropkit.rng` (a pure function of ``[seed, offset]`` and the
-logical element index), keeps only the 16-byte seed for backward and regenerates the mask there.
+Every op here keeps no mask for backward and regenerates it there: from :mod:`dropkit.rng` (a pure
+function of ``[seed, offset]`` and the logical element index, 16 bytes kept per call) on the Triton and
+portable backends, from the generator's state on the native CPU backend.
 
 Backends (the ``backend`` argument):
 
@@ -11,9 +12,17 @@ Backends (the ``backend`` argument):
   tests); float16, bfloat16 and float32 only. Anything else is a ``RuntimeError``/``TypeError``.
 * ``"portable"``: the same masks and math in plain torch (:mod:`dropkit.kernels.portable`), any
   device and any floating dtype.
-* ``"auto"`` (default): ``"triton"`` for CUDA tensors of a supported dtype when triton imports,
-  otherwise ``"portable"``. This is the only fallback, and it is exact: both backends give the same
-  mask for the same ``[seed, offset]``.
+* ``"native"`` (CPU tensors, eager mode): the mask of :func:`dropkit.functional.dropout`'s native path
+  (8 or 16 random bits per element from torch's generator, about 4x cheaper on the CPU than the portable
+  Philox words, which backward computes a second time). Backward regenerates it from the generator's
+  state saved before the draw (5056 bytes per call, whatever the tensor's size;
+  :func:`dropkit.functional.native_mask.replay_masked_scale`), and the caller's generator ends where a
+  direct draw leaves it. Masks depend on the device, as with ``dropout(backend="native")``.
+* ``"auto"`` (default): ``"triton"`` for CUDA tensors of a supported dtype when triton imports;
+  ``"portable"`` when a ``stream`` is given, under ``torch.compile`` or ``torch.func`` transforms, and on
+  other devices; ``"native"`` for other CPU tensors, as :func:`dropkit.functional.dropout` chooses.
+  ``"triton"`` and ``"portable"`` give the same mask for the same ``[seed, offset]``; pass
+  ``backend="portable"`` on the CPU for the GPU kernels' masks.
 
 Seeds: with ``stream=None`` each call draws a fresh seed from torch's generator (``generator`` or the
 device's default one), so ``torch.manual_seed`` reproduces runs and ``torch.utils.checkpoint``
@@ -32,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dropkit._validation import check_choice, check_floating, check_probability
+from dropkit.functional.native_mask import state_after_draw
 from dropkit.kernels import portable
 from dropkit.kernels.reference import ACTIVATIONS
 from dropkit.rng import (
@@ -46,6 +56,7 @@ from dropkit.rng import (
 
 __all__ = [
     "BACKENDS",
+    "FUSED_BACKENDS",
     "TRITON_DTYPES",
     "triton_available",
     "resolve_backend",
@@ -59,6 +70,7 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "portable", "triton")
+FUSED_BACKENDS = ("auto", "native", "portable", "triton")
 TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
 
@@ -116,6 +128,32 @@ def _mask_params(
     if not training or p == 0.0:
         return 0.0, torch.zeros(2, dtype=torch.int64, device=x.device)
     return p, next_rng(x, numel, generator, stream)
+
+
+def _native_mask_params(
+    where: str, p: float, training: bool, generator: torch.Generator | None
+) -> tuple[float, Tensor, torch.Generator | None]:
+    """:func:`_mask_params` for the native backend: ``(p_eff, rng, owner)`` with ``rng`` the state of the
+    generator ``owner`` before the draw (a zero int64 ``rng`` and no owner when nothing is dropped)."""
+    p = check_probability(where, "p", p)
+    if not training or p == 0.0:
+        return 0.0, torch.zeros(2, dtype=torch.int64), None
+    if generator is not None and generator.device.type != "cpu":
+        raise ValueError(f"{where}: backend 'native' needs a CPU generator, got one on '{generator.device}'")
+    owner = torch.default_generator if generator is None else generator
+    return p, owner.get_state(), owner
+
+
+def _advance(owner: torch.Generator | None, rng: Tensor, shape: torch.Size, p: float) -> None:
+    """Leave the native backend's generator where drawing the mask of ``shape`` directly would have."""
+    if owner is not None:
+        owner.set_state(state_after_draw(rng, shape, p))
+
+
+def _params(where, backend, p, training, x, generator, stream) -> tuple[float, Tensor, torch.Generator | None]:
+    if backend == "native":
+        return _native_mask_params(where, p, training, generator)
+    return (*_mask_params(where, p, training, x, x.numel(), generator, stream), None)
 
 
 def _kernel_keep(p: float, x: Tensor) -> Tensor:
@@ -213,7 +251,8 @@ def bias_act_dropout(
         training: drop only when True (default: True).
         generator: generator for the seed when ``stream`` is None (default: None, the global one).
         stream: a :class:`dropkit.rng.PhiloxState` to take the mask from (default: None).
-        backend: ``"auto"``, ``"triton"`` or ``"portable"`` (default: ``"auto"``; see the module doc).
+        backend: ``"auto"``, ``"native"``, ``"triton"`` or ``"portable"`` (default: ``"auto"``: the Triton
+            kernel for CUDA tensors, the native mask replayed in backward for CPU tensors, see the module doc).
 
     Shape:
         - Input: ``(*, N)``; Output: the same shape, contiguous.
@@ -229,13 +268,15 @@ def bias_act_dropout(
     _check_input(where, x)
     check_choice(where, "activation", activation, ACTIVATIONS)
     _check_like(where, "bias", bias, x, (x.shape[-1],), float32_ok=True)
-    backend = resolve_backend(where, backend, x)
-    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    backend = _fused_backend(where, backend, x, stream)
+    p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_act_dropout
 
         return triton_bias_act_dropout(x, bias, rng, _kernel_keep(p_eff, x), activation)
-    return portable.portable_bias_act_dropout(x, bias, p_eff, rng, activation)
+    y = portable.portable_bias_act_dropout(x, bias, p_eff, rng, activation)
+    _advance(owner, rng, x.shape, p_eff)
+    return y
 
 
 def bias_dropout_add(
@@ -275,13 +316,15 @@ def bias_dropout_add(
     if residual is None:
         raise TypeError(f"{where}: residual must be a torch.Tensor, got None")
     _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
-    backend = resolve_backend(where, backend, x)
-    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    backend = _fused_backend(where, backend, x, stream)
+    p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_dropout_add
 
         return triton_bias_dropout_add(x, bias, residual, rng, _kernel_keep(p_eff, x))
-    return portable.portable_bias_dropout_add(x, bias, residual, p_eff, rng)
+    y = portable.portable_bias_dropout_add(x, bias, residual, p_eff, rng)
+    _advance(owner, rng, x.shape, p_eff)
+    return y
 
 
 def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, training, generator, stream, backend):
@@ -295,14 +338,16 @@ def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, tr
     _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{where}: eps must be a number > 0, got {eps!r}")
-    backend = resolve_backend(where, backend, x)
-    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    backend = _fused_backend(where, backend, x, stream)
+    p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_norm import triton_dropout_add_norm
 
         keep = _kernel_keep(p_eff, x)
         return triton_dropout_add_norm(x, x_bias, residual, weight, bias, rng, keep, eps, norm)
-    return portable.portable_dropout_add_norm(x, x_bias, residual, weight, bias, p_eff, rng, float(eps), norm)
+    out = portable.portable_dropout_add_norm(x, x_bias, residual, weight, bias, p_eff, rng, float(eps), norm)
+    _advance(owner, rng, x.shape, p_eff)
+    return out
 
 
 def dropout_add_layer_norm(
@@ -382,9 +427,9 @@ def dropout_add_rms_norm(
     )
 
 
-def _linear_backend(where: str, backend: str, x: Tensor, stream: PhiloxState | None) -> str:
-    """:func:`resolve_backend` for :func:`dropout_linear`, which also has a ``"native"`` CPU backend."""
-    backend = check_choice(where, "backend", backend, ("auto", "native", "portable", "triton"))
+def _fused_backend(where: str, backend: str, x: Tensor, stream: PhiloxState | None) -> str:
+    """:func:`resolve_backend` for the fused ops, which also have a ``"native"`` CPU backend."""
+    backend = check_choice(where, "backend", backend, FUSED_BACKENDS)
     if backend == "native":
         if stream is not None:
             raise ValueError(f"{where}: stream needs backend 'auto', 'portable' or 'triton', got 'native'")
@@ -421,13 +466,7 @@ def dropout_linear(
         weight: ``(out_features, in_features)``. bias: ``(out_features,)`` or None (default: None).
         p: probability of **dropping** an element of ``x``, in ``[0, 1]`` (default: 0.1).
         training, generator, stream: as in :func:`bias_act_dropout`.
-        backend: ``"triton"`` and ``"portable"`` as in :func:`bias_act_dropout` (a 16-byte seed is kept);
-            ``"native"`` (CPU tensors, eager mode): the mask of :func:`dropkit.functional.dropout`'s native
-            path, regenerated in backward from the generator state saved before the draw (5056 bytes per
-            call, see :mod:`dropkit.kernels.native_linear`), about 4x cheaper than the portable Philox
-            words on the CPU. ``"auto"`` (default): ``"triton"`` for CUDA tensors when triton is
-            installed, ``"portable"`` when a ``stream`` is given or under ``torch.compile`` / ``torch.func``,
-            ``"native"`` for other CPU tensors.
+        backend: as in :func:`bias_act_dropout`.
 
     Shape:
         - Input: ``(*, in_features)``; Output: ``(*, out_features)``.
@@ -446,15 +485,8 @@ def dropout_linear(
         raise ValueError(f"{where}: weight must have shape (out_features, {x.shape[-1]}), got {got}")
     _check_like(where, "weight", weight, x, tuple(weight.shape))
     _check_like(where, "bias", bias, x, (weight.shape[0],))
-    backend = _linear_backend(where, backend, x, stream)
-    if backend == "native":
-        from dropkit.kernels.native_linear import native_dropout_linear
-
-        p = check_probability(where, "p", p)
-        if generator is not None and generator.device.type != "cpu":
-            raise ValueError(f"{where}: backend 'native' needs a CPU generator, got one on '{generator.device}'")
-        return native_dropout_linear(x, weight, bias, p if training else 0.0, generator)
-    p_eff, rng = _mask_params(where, p, training, x, x.numel(), generator, stream)
+    backend = _fused_backend(where, backend, x, stream)
+    p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if p_eff == 0.0:
         # Evaluation or p = 0: a plain Linear, with nothing to regenerate. (Under torch.compile the
         # recomputed-dropout region below would return its input unchanged, which made Inductor's
@@ -469,4 +501,6 @@ def dropout_linear(
             return triton_dropout(t, r, keep)
 
         return portable.portable_dropout_linear(x, weight, bias, p_eff, rng, drop)
-    return portable.portable_dropout_linear(x, weight, bias, p_eff, rng)
+    y = portable.portable_dropout_linear(x, weight, bias, p_eff, rng)
+    _advance(owner, rng, x.shape, p_eff)
+    return y

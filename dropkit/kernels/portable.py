@@ -29,6 +29,7 @@ from dropkit.kernels.reference import (
     reference_dropout,
     reference_dropout_add_norm,
 )
+from dropkit.functional.native_mask import replay_masked_scale
 from dropkit.rng import apply_keep_mask, keep_mask, rng_snapshot, traced_or_transformed
 
 __all__ = [
@@ -41,6 +42,10 @@ __all__ = [
 
 
 def _drop(v: Tensor, p: float, rng: Tensor) -> Tensor:
+    """The mask of ``rng`` applied to ``v``: Philox words of ``[seed, offset]`` (int64), or the native mask
+    replayed from a CPU generator state (uint8, the ``"native"`` backend of :mod:`dropkit.kernels.fused`)."""
+    if rng.dtype == torch.uint8:
+        return replay_masked_scale(v, p, rng)
     return apply_keep_mask(v, rng, p)
 
 

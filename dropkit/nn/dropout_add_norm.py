@@ -11,7 +11,8 @@ The layer picks its path (``backend="auto"``):
   (one pass; backward keeps ``h``, two floats per row and a 16-byte seed, no mask);
 - a ``stream`` given: the counter-based path on any device (the GPU kernels' masks);
 - otherwise (the CPU): plain ops with :func:`dropkit.functional.dropout`'s native mask, the fastest there
-  (the counter-based path regenerates its Philox words in backward, 2-3x slower on the CPU).
+  (it keeps a 1-byte mask per element; the fused op keeps none but recomputes the norm in backward:
+  about 15 vs 10 ms forward + backward on 2048x512, 2 cores).
 """
 
 from __future__ import annotations
