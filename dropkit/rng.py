@@ -509,25 +509,42 @@ def stream_for(
     return PhiloxState(seed=derived, device=device)
 
 
+def _rng_state(source: PhiloxState | torch.Generator) -> Tensor:
+    return source.state.clone() if isinstance(source, PhiloxState) else source.get_state()
+
+
+def _set_rng_state(source: PhiloxState | torch.Generator, state: Tensor) -> None:
+    if isinstance(source, PhiloxState):
+        source.state.copy_(state)
+    else:
+        source.set_state(state)
+
+
 @contextlib.contextmanager
-def _restore(streams: tuple[PhiloxState, ...], snapshots: list[Tensor]) -> Iterator[None]:
-    current = [s.state.clone() for s in streams]
-    for s, snap in zip(streams, snapshots):
-        s.state.copy_(snap)
+def _restore(sources: tuple[PhiloxState | torch.Generator, ...], snapshots: list[Tensor]) -> Iterator[None]:
+    current = [_rng_state(s) for s in sources]
+    for s, snap in zip(sources, snapshots):
+        _set_rng_state(s, snap)
     try:
         yield
     finally:
-        for s, cur in zip(streams, current):
-            s.state.copy_(cur)
+        for s, cur in zip(sources, current):
+            _set_rng_state(s, cur)
 
 
-def checkpoint_context(*streams: PhiloxState):
+def checkpoint_context(*streams: PhiloxState | torch.Generator):
     """A ``context_fn`` for ``torch.utils.checkpoint(..., use_reentrant=False)`` that replays ``streams``.
 
     Masks drawn from explicit streams advance the stream's offset; on recomputation the offsets are
     rewound to their values at the original forward, so the recomputed masks equal the original ones
-    (and the streams end where they were). Not needed for the default seed-per-call path, whose seeds
-    come from torch's generator and are restored by checkpoint's ``preserve_rng_state``.
+    (and the streams end where they were). ``torch.Generator`` objects passed as ``generator=`` are
+    replayed the same way: checkpoint's ``preserve_rng_state`` restores only the default generators, so
+    without this a recomputed mask drawn from an explicit generator differs from the original one and the
+    gradients are silently wrong. Not needed for the default generators.
+
+    Args:
+        *streams: the :class:`PhiloxState` streams and ``torch.Generator`` objects the checkpointed code
+            draws from.
 
     Example:
         >>> import torch
@@ -542,11 +559,15 @@ def checkpoint_context(*streams: PhiloxState):
         >>> torch.equal(x.grad, y.detach())
         True
     """
+    for source in streams:
+        if not isinstance(source, (PhiloxState, torch.Generator)):
+            raise TypeError(f"checkpoint_context: streams must be dropkit.rng.PhiloxState or torch.Generator objects, "
+                            f"got {type(source).__name__}")
     snapshots: list[Tensor] = []
 
     @contextlib.contextmanager
     def forward_ctx() -> Iterator[None]:
-        snapshots[:] = [s.state.clone() for s in streams]
+        snapshots[:] = [_rng_state(s) for s in streams]
         yield
 
     return forward_ctx(), _restore(streams, snapshots)

@@ -277,3 +277,26 @@ def test_checkpoint_context_replays_explicit_streams() -> None:
     # Without the context the recomputation takes fresh counters and the gradient is wrong.
     s3 = PhiloxState(seed=3)
     assert not torch.equal(_grads(fn_for(s3), x, True), ref)
+
+
+@pytest.mark.parametrize("backend", ["native", "portable"])
+def test_checkpoint_context_replays_explicit_generators(backend: str) -> None:
+    # checkpoint's preserve_rng_state restores only the default generators: a mask drawn from an explicit
+    # generator is redrawn differently on recomputation unless the generator is replayed too.
+    from dropkit.functional import bias_dropout_add
+
+    x = torch.randn(6, 10)
+
+    def fn_for(gen):
+        return lambda t: bias_dropout_add(torch.sin(t), None, t, 0.5, generator=gen, backend=backend).cos()
+
+    g1, g2, g3 = (torch.Generator().manual_seed(4) for _ in range(3))
+    ref = _grads(fn_for(g1), x, False)
+    assert torch.equal(_grads(fn_for(g2), x, True, lambda: checkpoint_context(g2)), ref)
+    assert torch.equal(g2.get_state(), g1.get_state())  # the generator ends where the plain run left it
+    assert not torch.equal(_grads(fn_for(g3), x, True), ref)
+
+
+def test_checkpoint_context_names_a_bad_argument() -> None:
+    with pytest.raises(TypeError, match="must be dropkit.rng.PhiloxState or torch.Generator objects, got int"):
+        checkpoint_context(3)

@@ -82,7 +82,9 @@ def dropout(
             with 1 in those dims; e.g. ``(2, 3)`` on ``(N, C, H, W)`` drops whole channels
             (default: ``()``, an independent mask per element).
         generator: random generator for the mask (``"native"``) or for the mask's seed (counter-based
-            backends); the global one when None (default: None).
+            backends); the global one when None (default: None). Under ``torch.utils.checkpoint`` pass
+            ``context_fn=lambda: dropkit.rng.checkpoint_context(generator)``: checkpoint restores only the
+            default generators, so a recomputed mask would differ from the original one.
         backend: how the mask is drawn (default: ``"auto"``):
 
             - ``"native"``: torch's generator, 8 or 16 random bits per element with the same quantised

@@ -27,7 +27,8 @@ Backends (the ``backend`` argument):
 Seeds: with ``stream=None`` each call draws a fresh seed from torch's generator (``generator`` or the
 device's default one), so ``torch.manual_seed`` reproduces runs and ``torch.utils.checkpoint``
 recomputes identical masks. With ``stream`` (a :class:`dropkit.rng.PhiloxState`) the mask takes the
-stream's next counters; wrap checkpointed code with :func:`dropkit.rng.checkpoint_context`.
+stream's next counters; wrap checkpointed code with :func:`dropkit.rng.checkpoint_context`, which also
+replays an explicit ``generator`` (checkpoint restores only the default ones).
 """
 
 from __future__ import annotations
