@@ -137,10 +137,14 @@ def test_torchrun_launch_matches_nproc(tmp_path: Path) -> None:
     # another test's process before torchrun binds it).
     cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "dropkit.cli.main"]  # type: ignore[list-item]
     res = subprocess.run([*cmd, "train", "--out", str(tmp_path / "tr"), "--threads", "1", *FLAGS], env=env, capture_output=True, text=True, timeout=240)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert res.stdout.count("test accuracy") == 1  # rank 0 reports, rank 1 stays quiet
-    assert main(["train", "--nproc", "2", "--out", str(tmp_path / "np"), *FLAGS]) == 0
-    assert _equal(load_file(str(tmp_path / "tr/model.safetensors")), load_file(str(tmp_path / "np/model.safetensors")))
+    # Failures print both streams: this test failed twice in full parallel runs and never alone.
+    report = f"torchrun exit {res.returncode}\n--- stdout ---\n{res.stdout[-2000:]}\n--- stderr ---\n{res.stderr[-3000:]}"
+    assert res.returncode == 0, report
+    assert res.stdout.count("test accuracy") == 1, report  # rank 0 reports, rank 1 stays quiet
+    assert main(["train", "--nproc", "2", "--out", str(tmp_path / "np"), *FLAGS]) == 0, "dropkit train --nproc 2 failed"
+    torchrun_model = load_file(str(tmp_path / "tr/model.safetensors"))
+    nproc_model = load_file(str(tmp_path / "np/model.safetensors"))
+    assert _equal(torchrun_model, nproc_model), "torchrun and --nproc runs trained different weights"
 
 
 def test_rank_seeds_and_shards() -> None:
