@@ -122,3 +122,17 @@ def test_unfuse_restores_plain_layers_sharing_the_parameters() -> None:
     layer = model.base_model.model.up
     assert type(layer.lora_A["default"]) is nn.Linear and layer.lora_A["default"].weight is weight
     assert type(layer.lora_dropout["default"]) is nn.Dropout and layer.lora_dropout["default"].p == 0.2
+
+
+def test_peft_save_load_and_merge_work_on_a_fused_model(tmp_path) -> None:
+    model = _lora_model()
+    fuse_lora_dropout(model)
+    x = torch.randn(5, 32)
+    expected = model.eval()(x)
+    model.save_pretrained(str(tmp_path))
+    torch.manual_seed(0)  # the same base weights as _lora_model's
+    loaded = peft.PeftModel.from_pretrained(Net(), str(tmp_path)).eval()
+    torch.testing.assert_close(loaded(x), expected)
+    merged = copy.deepcopy(model).merge_and_unload()
+    assert type(merged.up) is nn.Linear
+    torch.testing.assert_close(merged(x), expected, rtol=1e-5, atol=1e-5)
