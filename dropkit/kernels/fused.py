@@ -269,7 +269,7 @@ def bias_act_dropout(
     _check_input(where, x)
     check_choice(where, "activation", activation, ACTIVATIONS)
     _check_like(where, "bias", bias, x, (x.shape[-1],), float32_ok=True)
-    backend = _fused_backend(where, backend, x, stream)
+    backend = _fused_backend(where, backend, x, stream, generator)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_act_dropout
@@ -317,7 +317,7 @@ def bias_dropout_add(
     if residual is None:
         raise TypeError(f"{where}: residual must be a torch.Tensor, got None")
     _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
-    backend = _fused_backend(where, backend, x, stream)
+    backend = _fused_backend(where, backend, x, stream, generator)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_dropout_add
@@ -339,7 +339,7 @@ def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, tr
     _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{where}: eps must be a number > 0, got {eps!r}")
-    backend = _fused_backend(where, backend, x, stream)
+    backend = _fused_backend(where, backend, x, stream, generator)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_norm import triton_dropout_add_norm
@@ -428,8 +428,11 @@ def dropout_add_rms_norm(
     )
 
 
-def _fused_backend(where: str, backend: str, x: Tensor, stream: PhiloxState | None) -> str:
-    """:func:`resolve_backend` for the fused ops, which also have a ``"native"`` CPU backend."""
+def _fused_backend(
+    where: str, backend: str, x: Tensor, stream: PhiloxState | None, generator: torch.Generator | None = None
+) -> str:
+    """:func:`resolve_backend` for the fused ops, which also have a ``"native"`` CPU backend (the ``"auto"``
+    choice for CPU tensors in eager mode, unless a stream or a generator on another device is given)."""
     backend = check_choice(where, "backend", backend, FUSED_BACKENDS)
     if backend == "native":
         if stream is not None:
@@ -440,7 +443,8 @@ def _fused_backend(where: str, backend: str, x: Tensor, stream: PhiloxState | No
             raise RuntimeError(f"{where}: backend 'native' replays the generator's state, which torch.compile and "
                                "torch.func cannot trace; use backend 'auto' or 'portable'")
         return backend
-    if backend == "auto" and stream is None and x.device.type == "cpu" and not traced_or_transformed():
+    cpu_generator = generator is None or generator.device.type == "cpu"
+    if backend == "auto" and stream is None and cpu_generator and x.device.type == "cpu" and not traced_or_transformed():
         return "native"
     return resolve_backend(where, backend, x)
 
@@ -486,7 +490,7 @@ def dropout_linear(
         raise ValueError(f"{where}: weight must have shape (out_features, {x.shape[-1]}), got {got}")
     _check_like(where, "weight", weight, x, tuple(weight.shape))
     _check_like(where, "bias", bias, x, (weight.shape[0],))
-    backend = _fused_backend(where, backend, x, stream)
+    backend = _fused_backend(where, backend, x, stream, generator)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if p_eff == 0.0:
         # Evaluation or p = 0: a plain Linear, with nothing to regenerate. (Under torch.compile the

@@ -171,3 +171,13 @@ def test_auto_is_native_on_the_cpu_and_portable_is_still_the_gpu_kernels_mask(op
     call = calls[op]
     assert torch.equal(call("auto"), call("native"))
     assert not torch.equal(call("native"), call("portable"))  # a different random stream
+
+
+@pytest.mark.cuda
+def test_auto_with_a_cuda_generator_on_a_cpu_tensor_takes_the_portable_path() -> None:
+    x, r = torch.randn(8, N), torch.randn(8, N)
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    y = bias_dropout_add(x, None, r, 0.3, generator=gen)  # the seed is drawn on the GPU, the mask on the CPU
+    expected = bias_dropout_add(x, None, r, 0.3, generator=torch.Generator(device="cuda").manual_seed(1),
+                                backend="portable")
+    assert torch.equal(y, expected)
