@@ -21,13 +21,20 @@ from torch import Tensor
 
 from dropkit._random import generator_kwargs
 from dropkit._validation import check_bool, check_choice, check_floating, check_probability, normalize_dims
-from dropkit.kernels.fused import TRITON_DTYPES, counter_dropout, next_rng, resolve_backend, triton_available
+from dropkit.kernels.fused import (
+    FUSED_BACKENDS,
+    TRITON_DTYPES,
+    counter_dropout,
+    next_rng,
+    resolve_backend,
+    triton_available,
+)
 from dropkit.functional.native_mask import masked_scale
 from dropkit.rng import PhiloxState, keep_mask, keep_scale_traceable
 
 __all__ = ["dropout", "native_dropout", "bernoulli_keep_mask", "mask_shape", "DROPOUT_BACKENDS"]
 
-DROPOUT_BACKENDS = ("auto", "native", "portable", "triton")
+DROPOUT_BACKENDS = FUSED_BACKENDS  # dropout and the fused ops offer the same four backends
 
 
 def mask_shape(shape: Sequence[int], broadcast_dims: Sequence[int]) -> tuple[int, ...]:

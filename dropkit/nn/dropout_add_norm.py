@@ -25,13 +25,16 @@ from torch import Tensor, nn
 
 from dropkit._validation import check_bool, check_choice, check_positive, check_positive_int, check_probability
 from dropkit.functional.dropout import dropout
-from dropkit.kernels.fused import TRITON_DTYPES, dropout_add_layer_norm, dropout_add_rms_norm, triton_available
+from dropkit.kernels.fused import (
+    FUSED_BACKENDS,
+    TRITON_DTYPES,
+    dropout_add_layer_norm,
+    dropout_add_rms_norm,
+    triton_available,
+)
 from dropkit.rng import PhiloxState
 
 __all__ = ["DropoutAddLayerNorm", "DropoutAddRMSNorm"]
-
-_BACKENDS = ("auto", "native", "portable", "triton")
-
 
 class _DropoutAddNorm(nn.Module):
     """Shared construction, path choice and the native path; subclasses name the norm."""
@@ -57,7 +60,7 @@ class _DropoutAddNorm(nn.Module):
         self.p = check_probability(where, "p", p)
         self.eps = None if eps is None else check_positive(where, "eps", eps)
         self.elementwise_affine = check_bool(where, "elementwise_affine", elementwise_affine)
-        self.backend = check_choice(where, "backend", backend, _BACKENDS)
+        self.backend = check_choice(where, "backend", backend, FUSED_BACKENDS)
         if stream is not None and not isinstance(stream, PhiloxState):
             raise TypeError(f"{where}: stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
         if stream is not None and backend == "native":

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from dropkit._validation import check_choice, check_probability
-from dropkit.kernels.fused import dropout_linear
+from dropkit.kernels.fused import FUSED_BACKENDS, dropout_linear
 from dropkit.rng import PhiloxState
 
 __all__ = ["DropoutLinear"]
@@ -71,7 +71,7 @@ class DropoutLinear(nn.Linear):
     ) -> None:
         where = type(self).__name__
         self.p = check_probability(where, "p", p)
-        self.backend = check_choice(where, "backend", backend, ("auto", "native", "portable", "triton"))
+        self.backend = check_choice(where, "backend", backend, FUSED_BACKENDS)
         if stream is not None and not isinstance(stream, PhiloxState):
             raise TypeError(f"{where}: stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
         super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
