@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
-from dropkit.train.distributed import env_world_size, init_from_env, launch
+from dropkit.train.distributed import env_world_size, init_from_env, launch, leave_process_group
 from dropkit.train.run_dir import read_config
 from dropkit.train.trainer import TrainingDiverged, train_run
 
@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if on_eval is not None:
                     on_eval.close()
+                # A rank that exits with gloo's threads still running can abort in C++ teardown
+                # ("terminate called without an active exception"): leave the group first.
+                leave_process_group()
             if not ctx.is_main:
                 return 0
     except TrainingDiverged as exc:

@@ -41,6 +41,7 @@ __all__ = [
     "DistContext",
     "current_context",
     "init_from_env",
+    "leave_process_group",
     "env_world_size",
     "launch",
     "free_port",
@@ -176,6 +177,16 @@ def init_from_env(device: str = "cpu") -> DistContext:
     return current_context()
 
 
+def leave_process_group() -> None:
+    """Destroy the default process group if this process joined one (no-op otherwise).
+
+    Every rank calls this before it exits: a process that ends with the group alive leaves gloo's
+    worker threads to the C++ runtime's teardown, which can abort the process.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -221,7 +232,7 @@ def _worker(
             if on_eval is not None:
                 on_eval.close()
     finally:
-        torch_dist.destroy_process_group()
+        leave_process_group()
 
 
 def _preload(cfg: Any) -> None:

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 import dropkit.train.trainer as trainer
 from dropkit.cli.main import main
-from dropkit.train.distributed import DistContext, current_context, rank_seed
+from dropkit.train.distributed import DistContext, current_context, leave_process_group, rank_seed
 from dropkit.data import load_dataset
 from dropkit.train.run_dir import load_model, read_metrics
 
@@ -145,6 +145,21 @@ def test_torchrun_launch_matches_nproc(tmp_path: Path) -> None:
     torchrun_model = load_file(str(tmp_path / "tr/model.safetensors"))
     nproc_model = load_file(str(tmp_path / "np/model.safetensors"))
     assert _equal(torchrun_model, nproc_model), "torchrun and --nproc runs trained different weights"
+
+
+def test_leave_process_group_tears_down_once(tmp_path: Path) -> None:
+    # The torchrun path leaves the group before exit (a rank exiting with gloo's threads alive
+    # aborted in CI); leaving twice, or without a group, is a no-op.
+    leave_process_group()
+    store = torch.distributed.FileStore(str(tmp_path / "store"), 1)
+    torch.distributed.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        assert current_context().world_size == 1 and torch.distributed.is_initialized()
+    finally:
+        leave_process_group()
+    assert not torch.distributed.is_initialized()
+    leave_process_group()
+    assert current_context() == DistContext()
 
 
 def test_rank_seeds_and_shards() -> None:
