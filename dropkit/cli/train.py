@@ -80,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if on_eval is not None:
                     on_eval.close()
-                # A rank that exits with gloo's threads still running can abort in C++ teardown
-                # ("terminate called without an active exception"): leave the group first.
-                leave_process_group()
+            # A rank that exits with the group alive leaves gloo's worker threads to interpreter
+            # teardown, which can abort it (SIGABRT, "terminate called without an active exception").
+            # Only after success: destroying while other ranks still wait in a collective can hang.
+            leave_process_group()
             if not ctx.is_main:
                 return 0
     except TrainingDiverged as exc:

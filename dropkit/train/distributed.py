@@ -180,8 +180,10 @@ def init_from_env(device: str = "cpu") -> DistContext:
 def leave_process_group() -> None:
     """Destroy the default process group if this process joined one (no-op otherwise).
 
-    Every rank calls this before it exits: a process that ends with the group alive leaves gloo's
-    worker threads to the C++ runtime's teardown, which can abort the process.
+    Every rank calls this when it has trained successfully: a process that ends with the group
+    alive leaves gloo's worker threads to interpreter teardown, which can abort it with SIGABRT.
+    A rank that failed does not call it: destroying the group while the other ranks still wait in
+    a collective can hang them, and the launcher ends them anyway.
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
@@ -220,19 +222,17 @@ def _worker(
     if torch.device(cfg.device).type == "cuda":
         cfg = cfg.replace(device=f"cuda:{local_rank}")
     ctx = init_from_env(cfg.device)
-    try:
-        on_eval = None
-        if tensorboard and ctx.is_main:
-            from dropkit.report.tensorboard import TensorBoardLogger
+    on_eval = None
+    if tensorboard and ctx.is_main:
+        from dropkit.report.tensorboard import TensorBoardLogger
 
-            on_eval = TensorBoardLogger(Path(out))
-        try:
-            train_run(cfg.replace(progress=cfg.progress and ctx.is_main), out, resume=resume, on_eval=on_eval)
-        finally:
-            if on_eval is not None:
-                on_eval.close()
+        on_eval = TensorBoardLogger(Path(out))
+    try:
+        train_run(cfg.replace(progress=cfg.progress and ctx.is_main), out, resume=resume, on_eval=on_eval)
     finally:
-        leave_process_group()
+        if on_eval is not None:
+            on_eval.close()
+    leave_process_group()  # after success only: see leave_process_group
 
 
 def _preload(cfg: Any) -> None:
