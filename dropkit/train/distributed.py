@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,6 @@ __all__ = [
     "leave_process_group",
     "env_world_size",
     "launch",
-    "free_port",
     "rank_seed",
     "backend_for",
 ]
@@ -187,13 +185,6 @@ def leave_process_group() -> None:
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _worker(
