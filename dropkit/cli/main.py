@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, CLIError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, ImportError, CLIError) as exc:
         if args.verbose:
             raise
         print(f"dropkit {args.command}: error: {exc}", file=sys.stderr)

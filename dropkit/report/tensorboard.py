@@ -31,8 +31,22 @@ SCALARS = {
 class TensorBoardLogger:
     """Write every metrics row to TensorBoard event files under ``<run_dir>/tensorboard``.
 
+    The event file is opened at the first row with ``purge_step`` set to that row's step, so a
+    resumed run hides the points its crashed predecessor logged after the checkpoint it resumes
+    from (they would otherwise show twice). Rows must arrive in step order, as the trainer sends them.
+
     Args:
         run_dir: the run folder.
+
+    Raises:
+        ImportError: the ``tensorboard`` package is not installed (raised here, before training).
+
+    Example:
+        >>> import tempfile
+        >>> from dropkit.report.tensorboard import TensorBoardLogger
+        >>> logger = TensorBoardLogger(tempfile.mkdtemp())
+        >>> logger({"step": 0, "test_acc": 0.5, "p_measured": None})
+        >>> logger.close()
     """
 
     def __init__(self, run_dir: str | Path) -> None:
@@ -43,10 +57,13 @@ class TensorBoardLogger:
                 "train: --tensorboard needs the tensorboard package; install it with pip install tensorboard"
             ) from None
         self.log_dir = Path(run_dir) / "tensorboard"
-        self._writer = SummaryWriter(log_dir=str(self.log_dir))
+        self._writer_cls = SummaryWriter
+        self._writer: Any = None
 
     def __call__(self, row: dict[str, Any]) -> None:
         step = int(row["step"])
+        if self._writer is None:
+            self._writer = self._writer_cls(log_dir=str(self.log_dir), purge_step=step)
         for key, tag in SCALARS.items():
             value = row.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -54,4 +71,5 @@ class TensorBoardLogger:
         self._writer.flush()
 
     def close(self) -> None:
-        self._writer.close()
+        if self._writer is not None:
+            self._writer.close()
