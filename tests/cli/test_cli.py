@@ -52,6 +52,30 @@ def test_compare_prints_side_by_side_and_writes_curves(tmp_path: Path, capsys: p
     assert read_config(tmp_path / "c/p0").p == 0.0 and read_config(tmp_path / "c/p0.5").p == 0.5
 
 
+def test_datasets_table_agrees_with_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["datasets", "--json"]) == 0
+    records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert main(["datasets", "--searched"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:5] == ["dataset", "found", "train", "test", "size"]
+    rows = {line.split()[0]: line for line in lines[1:] if not line.startswith(" ")}
+    assert set(rows) == set(records)
+    digits = rows["digits"].split()
+    assert digits[1:4] == ["yes", "1437", "360"] and rows["digits"].endswith(records["digits"]["location"])
+    searched = [line.split("searched: ", 1)[1] for line in lines if line.lstrip().startswith("searched: ")]
+    assert searched == [place for r in records.values() for place in r["searched"]]
+
+
+def test_sweep_dry_run_lists_the_trials_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("base: {dataset: digits, steps: 10}\ngrid:\n  p: [0.0, 0.5]\n  seed: [0, 1]\n")
+    assert main(["sweep", str(spec), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"s: 4 trials -> {tmp_path / 'out'}"
+    assert [line.strip().split("-")[0] for line in lines[1:]] == ["p=0_seed=0", "p=0_seed=1", "p=0.5_seed=0", "p=0.5_seed=1"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_datasets_lists_every_dataset(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["datasets", "--json"]) == 0
     records = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
