@@ -12,7 +12,7 @@ from dropkit.cli.config_args import add_config_arguments, resolve_config
 from dropkit.data import load_dataset
 from dropkit.plotting import plot_learning_curves
 from dropkit.train.config import Config
-from dropkit.train.run_dir import read_metrics, write_json
+from dropkit.train.run_dir import new_run_dir, read_metrics, remove_if_empty, write_json
 from dropkit.train.trainer import TrainingDiverged, train_run
 
 __all__ = ["add_parser", "run", "compare", "format_table"]
@@ -83,12 +83,16 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(args)
     if cfg.p == 0 and cfg.input_p == 0 and not cfg.hidden_p:
         raise ValueError("compare: p must be > 0 to compare against p = 0, got 0")
-    out = Path(args.out) if args.out else Path("runs") / f"compare-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(args.out) if args.out else new_run_dir(f"compare-{cfg.name}")
     try:
         report = compare(cfg, out)
     except TrainingDiverged as exc:
         log.error("%s", exc)
         return 3
+    except BaseException:
+        if not args.out:
+            remove_if_empty(out)  # failed before writing anything: leave no empty folder behind
+        raise
     print(format_table(report["results"]))
     print(f"curves: {out / 'curves.png'}")
     return 0

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 
 import torch
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
 from dropkit.train.distributed import env_world_size, init_from_env, launch, leave_process_group
-from dropkit.train.run_dir import read_config
+from dropkit.train.run_dir import new_run_dir, read_config, remove_if_empty
 from dropkit.train.trainer import TrainingDiverged, train_run
 
 __all__ = ["add_parser", "run", "default_out_dir"]
@@ -20,7 +19,8 @@ log = logging.getLogger("dropkit")
 
 
 def default_out_dir(name: str) -> Path:
-    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """A new folder ``runs/<name>-<timestamp>`` (created; ``-2``, ``-3``, ... within one second)."""
+    return new_run_dir(name)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     except TrainingDiverged as exc:
         log.error("%s", exc)
         return 3
+    except BaseException:
+        if not args.out:
+            remove_if_empty(out)  # failed before writing anything: leave no empty folder behind
+        raise
     print(
         f"{cfg.name}: test accuracy {summary['test_acc']:.4f}, train accuracy {summary['train_acc']:.4f}, "
         f"gap {100 * summary['gap']:.1f} points, {summary['step']} steps in {summary['wall_time']:.1f} s -> {out}"

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ __all__ = [
     "read_config",
     "write_json",
     "load_model",
+    "new_run_dir",
+    "remove_if_empty",
 ]
 
 METRIC_KEYS = (
@@ -157,3 +160,42 @@ def load_model(run_dir: Path | str, *, checkpoint: str = "final") -> tuple[Any, 
             raise FileNotFoundError(f"load_model: checkpoint {str(path)!r} does not exist")
         load_checkpoint(path, model, restore_rng=False)
     return cfg, model.eval()
+
+
+def new_run_dir(stem: str, parent: str | Path = "runs") -> Path:
+    """Create and return a fresh folder ``<parent>/<stem>-<YYYYmmdd-HHMMSS>`` for a run.
+
+    The folder is created here (``mkdir`` fails if it exists), so two runs started in the same second,
+    in one process or several, never share it: the second gets a ``-2`` suffix, the third ``-3``, ...
+
+    Args:
+        stem: the name part, e.g. the config's ``name``.
+        parent: the folder that holds the runs (default: ``runs``, created if missing).
+
+    Example:
+        >>> import tempfile
+        >>> from dropkit.train.run_dir import new_run_dir
+        >>> root = tempfile.mkdtemp()
+        >>> a, b = new_run_dir("seed", root), new_run_dir("seed", root)
+        >>> a != b and a.is_dir() and b.name == a.name + "-2"
+        True
+    """
+    base = Path(parent) / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"new_run_dir: no free folder name for {str(base)!r} after 9999 tries")
+
+
+def remove_if_empty(path: str | Path) -> bool:
+    """Remove the folder ``path`` if it is empty (a run that failed before writing anything); return True if removed."""
+    try:
+        Path(path).rmdir()
+        return True
+    except OSError:  # not empty, or already gone
+        return False

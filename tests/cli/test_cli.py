@@ -24,6 +24,22 @@ def test_train_writes_a_run_and_prints_the_result(tmp_path: Path, capsys: pytest
     assert read_config(tmp_path / "r").p == 0.25
 
 
+def test_default_run_folders_never_collide_and_failures_leave_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dropkit.train.run_dir as run_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(run_dir.time, "strftime", lambda fmt: "20261127-120000")  # all in one second
+    for _ in range(3):
+        assert main(["train", *TINY]) == 0
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert names == ["run-20261127-120000", "run-20261127-120000-2", "run-20261127-120000-3"]
+    assert all(json.loads((tmp_path / "runs" / n / "summary.json").read_text())["status"] == "completed" for n in names)
+    # A run that fails before writing anything (here: a data_dir that does not exist) leaves no empty folder.
+    assert main(["train", *TINY, "--data-dir", str(tmp_path / "none")]) == 2
+    assert main(["compare", *TINY, "--p", "0.5", "--data-dir", str(tmp_path / "none")]) == 2
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == names
+
+
 def test_precedence_defaults_preset_file_flags(tmp_path: Path) -> None:
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("dataset: digits\nhidden: [16]\nsteps: 20\neval_every: 10\np: 0.1\nl2: 0.001\n")
