@@ -25,12 +25,21 @@ def escape(value: Any) -> str:
 
 
 def _fmt(value: Any) -> str:
+    """A float with 4 decimals in [1e-3, 1e6) (accuracies, rates, seconds), else 3 significant digits
+    (an L2 strength of 2.5e-05 must not print as 0.0000, a learning rate of 1e+30 not as 31 digits)."""
     if value is None:
         return ""
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        magnitude = abs(value)
+        if magnitude == 0.0 or 1e-3 <= magnitude < 1000:
+            return f"{value:.4f}"
+        if 1000 <= magnitude < 1e6:
+            return f"{value:.1f}"
+        return f"{value:.3g}"
     return str(value)
 
 
@@ -45,7 +54,7 @@ def figure(png: Path, caption: str, alt: str) -> str:
 
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, text_columns: Sequence[str] = ()) -> str:
-    """An HTML table of ``columns`` of ``rows``; floats with 4 decimals, text columns left-aligned."""
+    """An HTML table of ``columns`` of ``rows``; floats as :func:`_fmt` writes them, text columns left-aligned."""
     head = "".join(f'<th class="{"k" if c in text_columns else ""}">{escape(c)}</th>' for c in columns)
     body = []
     for r in rows:
