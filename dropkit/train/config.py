@@ -31,6 +31,7 @@ class Config:
     seed: int = 0  # seeds the weights, the data order and the dropout masks
     device: str = "cpu"  # torch device: cpu, cuda, cuda:1, ...
     threads: int | None = None  # torch.set_num_threads; None leaves torch's default
+    compile: bool = False  # torch.compile the training forward (Inductor); pays a one-off compile, masks differ from eager's
     # --- data ---
     dataset: str = "mnist1d"  # mnist1d | digits | fashion-mnist | mnist
     data_dir: str | None = None  # where to look for dataset files first

@@ -184,6 +184,8 @@ def train_run(
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, data.input_shape, data.num_classes).to(device)
     net = dist.wrap(model)  # DistributedDataParallel under DDP, else the model itself
+    if cfg.compile:  # the training forward only: evaluation, checkpoints and state_dict use `model`
+        net = torch.compile(net)
     optimizer = build_optimizer(cfg, model)
     scheduler = build_dropout_scheduler(cfg, model, total_steps=total_steps)
     layers = dropout_layers(model)
