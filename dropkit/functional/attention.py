@@ -11,11 +11,15 @@ False, so evaluation is deterministic and equals attention without dropout.
 
 Two paths:
 
-- fast path (``generator=None``): SDPA with ``dropout_p = attn_p if training else 0`` (flash /
-  memory-efficient / math kernels, global RNG);
-- explicit path (a ``generator`` is given): ``softmax(q k^T * scale + mask) -> dropout -> @ v`` in
-  plain PyTorch, with the mask drawn from ``generator`` so it is reproducible (and replayable in
-  tests); it keeps the ``O(L * S)`` probabilities for backward.
+- fast path (``generator=None`` on CUDA, or no dropout): SDPA with ``dropout_p = attn_p if training
+  else 0`` (flash / memory-efficient / math kernels, global RNG);
+- explicit path (a ``generator`` is given, or dropping off CUDA): ``softmax(q k^T * scale + mask) ->
+  dropout -> @ v`` in plain PyTorch with dropkit's :func:`~dropkit.functional.dropout`, the mask drawn
+  from ``generator`` (reproducible, and replayable in tests); it keeps the ``O(L * S)`` probabilities
+  for backward. SDPA's fused CPU kernels take no dropout, so on the CPU SDPA would run the same math
+  kernel; this path also keeps a scheduled ``attn_p`` a symbol under ``torch.compile``, where SDPA
+  specialises the graph on ``dropout_p`` and recompiles at each new value (CUDA still does: there the
+  flash kernel is worth it).
 
 ``attn_p`` is the probability of **dropping** an attention weight; kept weights are scaled by
 ``1 / (1 - attn_p)`` as in SDPA.
@@ -94,7 +98,11 @@ def attention(
     if mask is not None and not isinstance(mask, Tensor):
         raise TypeError(f"{where}: mask must be a torch.Tensor or None, got {type(mask).__name__}")
     p = attn_p if training else 0.0
-    if generator is None:
+    # Off CUDA, SDPA's fused kernels take no dropout: with dropout it runs its math kernel, which the
+    # explicit path below matches in cost, and dropkit's dropout keeps a 1-byte mask and, under
+    # torch.compile, the rate a symbol (SDPA specialises the graph on dropout_p, so a scheduled rate
+    # would recompile at every new value and fall back to eager after 8).
+    if generator is None and (q.is_cuda or not p > 0):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal, scale=scale)
 
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale

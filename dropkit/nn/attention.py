@@ -30,9 +30,9 @@ class MultiHeadSelfAttention(nn.Module):
         attn_p: probability of **dropping** an attention weight, training only (default: 0.0).
         proj_p: probability of **dropping** an element of the output projection (default: 0.0).
         qkv_bias: bias on the fused q/k/v projection (default: True).
-        generator: optional random generator; when set, attention uses the explicit softmax path
-            and both masks are drawn from it (reproducible), else SDPA and the global RNG
-            (default: None).
+        generator: optional random generator; when set, both masks are drawn from it (reproducible)
+            and attention takes the explicit softmax path (default: None: the global RNG; SDPA's
+            dropout on CUDA, dropkit's on the CPU, see :func:`dropkit.functional.attention`).
 
     Shape:
         - Input: ``(N, L, D)``; ``mask`` broadcastable to ``(N, heads, L, L)`` (bool: True = attend).

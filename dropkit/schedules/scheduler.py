@@ -73,8 +73,8 @@ class DropoutScheduler:
         The exceptions are specialised on the value and recompile at each new one: layers whose shapes
         depend on the rate (:class:`~dropkit.nn.DropPathResidual`'s kept samples,
         :class:`~dropkit.nn.TokenDropout`'s kept tokens), ``attn_p`` of
-        :class:`~dropkit.nn.MultiHeadSelfAttention` (torch's SDPA takes a constant) and torch's own
-        ``nn.Dropout*``. Past ``torch._dynamo.config.recompile_limit`` (8) those run uncompiled: for
+        :class:`~dropkit.nn.MultiHeadSelfAttention` on CUDA (torch's SDPA takes a constant; on the CPU
+        the attention probabilities go through dropkit's dropout) and torch's own ``nn.Dropout*``. Past ``torch._dynamo.config.recompile_limit`` (8) those run uncompiled: for
         them, prefer schedules with few values (``"early"`` / ``"late"``: two) or
         update the rate every N steps.
 
