@@ -186,6 +186,8 @@ def train_run(
     net = dist.wrap(model)  # DistributedDataParallel under DDP, else the model itself
     if cfg.compile:  # the training forward only: evaluation, checkpoints and state_dict use `model`
         net = torch.compile(net)
+        if dist.is_main:
+            log.info("compile: the first steps compile the model (one-off; cached on disk by Inductor)")
     optimizer = build_optimizer(cfg, model)
     scheduler = build_dropout_scheduler(cfg, model, total_steps=total_steps)
     layers = dropout_layers(model)
