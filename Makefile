@@ -20,7 +20,9 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PIP) -e '.[dev]'
 	touch $@
 
+# demo/ belongs to this target: a rerun replaces it (compare refuses a folder that holds runs).
 demo: $(VENV)/.runtime
+	rm -rf demo
 	$(BIN)/dropkit compare --preset mnist1d --out demo
 
 test: $(VENV)/.dev
