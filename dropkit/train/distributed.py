@@ -264,8 +264,11 @@ def launch(cfg: Any, out: str | Path, nproc: int, *, resume: bool = False, tenso
             cores = os.cpu_count() or 1
         cfg = cfg.replace(threads=max(1, cores // nproc))
     try:
-        method = "spawn" if torch.device(cfg.device).type == "cuda" else "fork"
-        if method == "fork":  # import and load once here, not once per rank (CPU only: no CUDA state yet)
+        # Fork shares the imports and the loaded data (CPU only: no CUDA state yet). Spawn for CUDA, and
+        # for compile: a process that has compiled before holds Inductor's compile thread pool, whose
+        # threads a forked rank lacks, so its first compile waits forever.
+        method = "spawn" if torch.device(cfg.device).type == "cuda" or cfg.compile else "fork"
+        if method == "fork":  # import and load once here, not once per rank
             _preload(cfg)
         # The rendezvous store lives in this process on a port the OS assigns and that stays bound
         # (as torchrun's agent store does): a port picked here and bound later by rank 0 could be

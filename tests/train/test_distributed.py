@@ -147,9 +147,14 @@ def test_torchrun_launch_matches_nproc(tmp_path: Path) -> None:
     assert _equal(torchrun_model, nproc_model), "torchrun and --nproc runs trained different weights"
 
 
-def test_ddp_with_compile_trains_and_each_rank_compiles(tmp_path: Path) -> None:
+def test_ddp_with_compile_trains_and_each_rank_compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # torch.compile around DistributedDataParallel (Dynamo's DDP optimizer splits the graph at buckets);
     # evaluation and the saved weights go through the eager module, so the keys are the usual ones.
+    # This process trains compiled first, with a cold cache, so it holds Inductor's compile workers: ranks
+    # forked from it waited forever on their first compile (seen in CI); they are spawned now.
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    torch._dynamo.reset()
+    assert main(["train", "--compile", "true", "--threads", "2", "--out", str(tmp_path / "single"), *FLAGS]) == 0
     assert main(["train", "--nproc", "2", "--compile", "true", "--out", str(tmp_path / "c"), *FLAGS]) == 0
     rows = read_metrics(tmp_path / "c")
     assert [r["step"] for r in rows] == [0, 20, 40, 60] and rows[-1]["test_acc"] > 0.3
