@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
-from dropkit.train.distributed import env_world_size, init_from_env, launch, leave_process_group
+from dropkit.train.distributed import env_world_size, exit_rank, init_from_env, launch, leave_process_group
 from dropkit.train.run_dir import new_run_dir, read_config, remove_if_empty
 from dropkit.train.trainer import TrainingDiverged, train_run
 
@@ -80,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if on_eval is not None:
                     on_eval.close()
-            # A rank that exits with the group alive leaves gloo's worker threads to interpreter
-            # teardown, which can abort it (SIGABRT, "terminate called without an active exception").
-            # Only after success: destroying while other ranks still wait in a collective can hang.
-            leave_process_group()
-            if not ctx.is_main:
-                return 0
+            if ctx.active:  # a rank started by torchrun: report, then end without interpreter teardown
+                ctx.barrier()  # every rank is past its last collective
+                leave_process_group()
+                if ctx.is_main:
+                    _print_result(cfg.name, summary, out)
+                exit_rank(0)
     except TrainingDiverged as exc:
         log.error("%s", exc)
         return 3
@@ -93,8 +93,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.out:
             remove_if_empty(out)  # failed before writing anything: leave no empty folder behind
         raise
+    _print_result(cfg.name, summary, out)
+    return 0
+
+
+def _print_result(name: str, summary: dict, out: Path) -> None:
     print(
-        f"{cfg.name}: test accuracy {summary['test_acc']:.4f}, train accuracy {summary['train_acc']:.4f}, "
+        f"{name}: test accuracy {summary['test_acc']:.4f}, train accuracy {summary['train_acc']:.4f}, "
         f"gap {100 * summary['gap']:.1f} points, {summary['step']} steps in {summary['wall_time']:.1f} s -> {out}"
     )
-    return 0

@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as torch_dist
@@ -41,6 +42,7 @@ __all__ = [
     "current_context",
     "init_from_env",
     "leave_process_group",
+    "exit_rank",
     "env_world_size",
     "launch",
     "rank_seed",
@@ -185,6 +187,28 @@ def leave_process_group() -> None:
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+def exit_rank(code: int = 0) -> NoReturn:
+    """End this rank's process now, after flushing output, without interpreter teardown.
+
+    A torchrun rank that ended through normal interpreter finalization aborted now and then (SIGABRT,
+    "terminate called without an active exception", about one full test-suite run in four, also after
+    :func:`leave_process_group`): a gloo worker thread that touches a Python object while the
+    interpreter finalizes is killed inside C++ code (pytorch/pytorch#179291 describes the mechanism).
+    ``multiprocessing``'s children, the ranks of :func:`launch`, end with ``os._exit`` and never did.
+    Call it only when the rank's work is done and written.
+
+    Args:
+        code: the exit status (default: 0).
+    """
+    logging.shutdown()  # flush and close the log handlers
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe: nothing left to save
+            pass
+    os._exit(code)
 
 
 def _worker(

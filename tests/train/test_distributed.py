@@ -132,12 +132,14 @@ def test_two_ranks_train_with_their_own_masks_and_end_equal(tmp_path: Path, reco
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="needs torchrun")
 def test_torchrun_launch_matches_nproc(tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])), "OMP_NUM_THREADS": "1",
+           "PYTHONFAULTHANDLER": "1"}  # a crashing rank prints every thread's Python stack
     # --standalone: torchrun picks and holds a free port itself (a port chosen here could be taken by
     # another test's process before torchrun binds it).
     cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "dropkit.cli.main"]  # type: ignore[list-item]
     res = subprocess.run([*cmd, "train", "--out", str(tmp_path / "tr"), "--threads", "1", *FLAGS], env=env, capture_output=True, text=True, timeout=240)
-    # Failures print both streams: this test failed twice in full parallel runs and never alone.
+    # Failures print both streams: rank 1 aborted in teardown in full parallel runs, never alone; ranks
+    # now end with exit_rank (os._exit after flushing).
     report = f"torchrun exit {res.returncode}\n--- stdout ---\n{res.stdout[-2000:]}\n--- stderr ---\n{res.stderr[-3000:]}"
     assert res.returncode == 0, report
     assert res.stdout.count("test accuracy") == 1, report  # rank 0 reports, rank 1 stays quiet
@@ -162,6 +164,22 @@ def test_ddp_with_compile_trains_and_each_rank_compiles(tmp_path: Path, monkeypa
     weights = load_file(str(tmp_path / "c/model.safetensors"))
     assert sorted(weights) == sorted(trainer.build_model(read_config(tmp_path / "c"), (64,), 10).state_dict())
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_exit_rank_flushes_output_and_skips_teardown(tmp_path: Path) -> None:
+    code = (
+        "import atexit, logging, sys\n"
+        "from dropkit.train.distributed import exit_rank\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "logging.basicConfig(stream=sys.stderr)\n"
+        "print('result', end='')\n"  # buffered: a pipe, no newline
+        "logging.getLogger('dropkit').warning('logged')\n"
+        "exit_rank(3)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert res.returncode == 3
+    assert res.stdout == "result"  # flushed, and no interpreter teardown (atexit did not run)
+    assert "logged" in res.stderr
 
 
 def test_leave_process_group_tears_down_once(tmp_path: Path) -> None:
