@@ -74,9 +74,9 @@ class DropoutScheduler:
         depend on the rate (:class:`~dropkit.nn.DropPathResidual`'s kept samples,
         :class:`~dropkit.nn.TokenDropout`'s kept tokens), ``attn_p`` of
         :class:`~dropkit.nn.MultiHeadSelfAttention` on CUDA (torch's SDPA takes a constant; on the CPU
-        the attention probabilities go through dropkit's dropout) and torch's own ``nn.Dropout*``. Past ``torch._dynamo.config.recompile_limit`` (8) those run uncompiled: for
-        them, prefer schedules with few values (``"early"`` / ``"late"``: two) or
-        update the rate every N steps.
+        the attention probabilities go through dropkit's dropout) and torch's own ``nn.Dropout*``.
+        Past ``torch._dynamo.config.recompile_limit`` (8) those run uncompiled: for them, prefer
+        schedules with few values (``"early"`` / ``"late"``: two) or update the rate every N steps.
 
     Attributes:
         rate: the rate in effect after the last :meth:`step`, None before the first: the common

@@ -180,10 +180,10 @@ def init_from_env(device: str = "cpu") -> DistContext:
 def leave_process_group() -> None:
     """Destroy the default process group if this process joined one (no-op otherwise).
 
-    Every rank calls this when it has trained successfully: a process that ends with the group
-    alive leaves gloo's worker threads to interpreter teardown, which can abort it with SIGABRT.
-    A rank that failed does not call it: destroying the group while the other ranks still wait in
-    a collective can hang them, and the launcher ends them anyway.
+    Every rank calls this when it has trained successfully, so that pending work finishes and the
+    backend shuts down while the interpreter is whole (a torchrun rank then ends with
+    :func:`exit_rank`). A rank that failed does not call it: destroying the group while the other
+    ranks still wait in a collective can hang them, and the launcher ends them anyway.
     """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
