@@ -207,7 +207,7 @@ def _write(src: ReportSource, folder: Path) -> None:
         sections.append(
             (
                 "Test accuracy and generalisation gap against p",
-                html.figure(folder / "rates.png", "Mean over seeds; bars: 95% Student-t interval (none for a single seed)", "accuracy and gap against p"),
+                html.figure(folder / "rates.png", "Mean over seeds; bars: 95% Student-t interval, cut at what the metric can be (none for a single seed)", "accuracy and gap against p"),
             )
         )
     else:

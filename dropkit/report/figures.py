@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from dropkit._io import atomic_path  # noqa: E402
 
-__all__ = ["save_figure", "plot_rate_effect", "plot_heatmap", "mean_curve", "series_label"]
+__all__ = ["save_figure", "plot_rate_effect", "plot_heatmap", "mean_curve", "series_label", "error_bars", "METRIC_RANGES"]
 
 
 def save_figure(fig: Any, stem: Path) -> tuple[Path, Path]:
@@ -103,8 +103,7 @@ def plot_rate_effect(
             mean = np.array([_num(r.get(f"{metric}_mean")) for r in rows])
             low = np.array([_num(r.get(f"{metric}_ci_low")) for r in rows])
             high = np.array([_num(r.get(f"{metric}_ci_high")) for r in rows])
-            err = np.vstack([np.where(np.isnan(low), 0, mean - low), np.where(np.isnan(high), 0, high - mean)])
-            ax.errorbar(xs, mean, yerr=err, marker="o", capsize=3, label=name)
+            ax.errorbar(xs, mean, yerr=error_bars(mean, low, high, METRIC_RANGES[metric]), marker="o", capsize=3, label=name)
         ax.set(xlabel=f"{x} (probability of dropping)", ylabel=label)
         ax.grid(alpha=0.3)
         if len(ranked) > 1 or series_keys:
@@ -112,6 +111,20 @@ def plot_rate_effect(
     fig.suptitle(title or f"mean over seeds with 95% t interval, against {x}")
     fig.tight_layout()
     return save_figure(fig, stem)
+
+
+# What an accuracy (and train − test accuracy) can be: a t interval over few seeds can pass these.
+METRIC_RANGES = {"test_acc": (0.0, 1.0), "gap": (-1.0, 1.0)}
+
+
+def error_bars(mean: np.ndarray, low: np.ndarray, high: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    """``yerr`` for ``errorbar``: the interval ``[low, high]`` clipped to ``bounds``, 0 where it is NaN.
+
+    A 95% t interval over 2 seeds is 12.7 standard errors wide, so an accuracy of 0.90 can get an upper
+    end of 1.05; the bar stops at what the metric can be (the tables keep the computed ends).
+    """
+    low_c, high_c = np.clip(low, *bounds), np.clip(high, *bounds)
+    return np.vstack([np.where(np.isnan(low), 0.0, mean - low_c), np.where(np.isnan(high), 0.0, high_c - mean)])
 
 
 def plot_heatmap(

@@ -1,4 +1,4 @@
-"""Numbers in the report's tables: distinct values stay distinct and readable."""
+"""Numbers in the report: table cells keep distinct values distinct, error bars stay in range."""
 
 from __future__ import annotations
 
@@ -24,3 +24,16 @@ def test_small_and_huge_floats_keep_their_digits() -> None:
 def test_key_values_format_like_tables_and_escape_text() -> None:
     cells = _cells(html.key_values({"l2": 1e-5, "p": 0.5, "name": "<b>x</b>", "hidden": [32, 64]}))
     assert cells == ["1e-05", "0.5000", "&lt;b&gt;x&lt;/b&gt;", "[32, 64]"]
+
+
+def test_error_bars_stop_at_the_metric_range() -> None:
+    import numpy as np
+
+    from dropkit.report.figures import METRIC_RANGES, error_bars
+
+    mean = np.array([0.90, 0.50, 0.70])
+    low = np.array([0.7751, 0.40, np.nan])  # n = 2 seeds: the t interval passes 1.0
+    high = np.array([1.0221, 0.60, np.nan])
+    err = error_bars(mean, low, high, METRIC_RANGES["test_acc"])
+    np.testing.assert_allclose(err, [[0.1249, 0.10, 0.0], [0.10, 0.10, 0.0]], atol=1e-12)
+    assert (mean + err[1]).max() <= 1.0 and (mean - err[0]).min() >= 0.0
