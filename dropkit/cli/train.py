@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
-from dropkit.train.distributed import env_world_size, exit_rank, init_from_env, launch, leave_process_group
+from dropkit.train.distributed import env_world_size, exit_rank, init_from_env, launch, train_rank
 from dropkit.train.run_dir import new_run_dir, read_config, remove_if_empty
-from dropkit.train.trainer import TrainingDiverged, train_run
+from dropkit.train.trainer import TrainingDiverged
 
 __all__ = ["add_parser", "run", "default_out_dir"]
 
@@ -70,19 +70,8 @@ def run(args: argparse.Namespace) -> int:
             ctx = init_from_env(cfg.device)  # torchrun: join its process group (no-op otherwise)
             if ctx.active and torch.device(cfg.device).type == "cuda":
                 cfg = cfg.replace(device=f"cuda:{ctx.local_rank}")
-            on_eval = None
-            if args.tensorboard and ctx.is_main:
-                from dropkit.report.tensorboard import TensorBoardLogger
-
-                on_eval = TensorBoardLogger(out)
-            try:
-                summary = train_run(cfg.replace(progress=cfg.progress and ctx.is_main), out, resume=args.resume, on_eval=on_eval)
-            finally:
-                if on_eval is not None:
-                    on_eval.close()
+            summary = train_rank(cfg, out, ctx, resume=args.resume, tensorboard=args.tensorboard)
             if ctx.active:  # a rank started by torchrun: report, then end without interpreter teardown
-                ctx.barrier()  # every rank is past its last collective
-                leave_process_group()
                 if ctx.is_main:
                     _print_result(cfg.name, summary, out)
                 exit_rank(0)

@@ -43,6 +43,7 @@ __all__ = [
     "init_from_env",
     "leave_process_group",
     "exit_rank",
+    "train_rank",
     "env_world_size",
     "launch",
     "rank_seed",
@@ -222,7 +223,6 @@ def _worker(
 ) -> None:
     """One rank started by :func:`launch`."""
     from dropkit.train.config import from_dict
-    from dropkit.train.trainer import train_run
 
     os.environ.update(
         RANK=str(local_rank),
@@ -236,18 +236,38 @@ def _worker(
     cfg = from_dict(values)
     if torch.device(cfg.device).type == "cuda":
         cfg = cfg.replace(device=f"cuda:{local_rank}")
-    ctx = init_from_env(cfg.device)
+    train_rank(cfg, out, init_from_env(cfg.device), resume=resume, tensorboard=tensorboard)
+
+
+def train_rank(cfg: Any, out: str | Path, ctx: DistContext, *, resume: bool = False, tensorboard: bool = False) -> dict[str, Any]:
+    """Train this process's rank of ``cfg`` (the only one without a process group); return the summary.
+
+    Rank 0 alone shows progress and, with ``tensorboard``, logs to ``<out>/tensorboard``. After a
+    successful run every rank passes a barrier (all are past their last collective) and leaves the
+    group (:func:`leave_process_group`); a failed run raises without either.
+
+    Args:
+        cfg: the resolved :class:`~dropkit.train.config.Config` (``device`` already this rank's).
+        out: the run folder (written by rank 0).
+        ctx: this process's :class:`DistContext` (:func:`init_from_env`).
+        resume: continue the run in ``out`` from its newest checkpoint.
+        tensorboard: also log metrics to TensorBoard (rank 0).
+    """
+    from dropkit.train.trainer import train_run
+
     on_eval = None
     if tensorboard and ctx.is_main:
         from dropkit.report.tensorboard import TensorBoardLogger
 
         on_eval = TensorBoardLogger(Path(out))
     try:
-        train_run(cfg.replace(progress=cfg.progress and ctx.is_main), out, resume=resume, on_eval=on_eval)
+        summary = train_run(cfg.replace(progress=cfg.progress and ctx.is_main), out, resume=resume, on_eval=on_eval)
     finally:
         if on_eval is not None:
             on_eval.close()
-    leave_process_group()  # after success only: see leave_process_group
+    ctx.barrier()
+    leave_process_group()
+    return summary
 
 
 def _preload(cfg: Any) -> None:
