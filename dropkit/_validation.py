@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from dropkit.errors import DropkitInputError, DropkitTypeError
+
 __all__ = [
     "check_probability",
     "check_positive_int",
@@ -47,7 +49,8 @@ def check_probability(where: str, name: str, value: object, *, allow_one: bool =
     upper_ok = value <= 1.0 if allow_one else value < 1.0
     if not (value >= 0.0 and upper_ok):  # False for nan too
         interval = "[0, 1]" if allow_one else "[0, 1)"
-        raise ValueError(f"{where}: {name} must be in {interval}, got {value:g}")
+        # a ValueError and a RuntimeError: torch raises the one or the other (nan) for a bad rate
+        raise DropkitInputError(f"{where}: {name} must be in {interval}, got {value:g}")
     return value
 
 
@@ -98,7 +101,7 @@ def check_rank(where: str, x: torch.Tensor, ranks: Iterable[int], layout: str) -
     ranks = tuple(ranks)
     if x.dim() not in ranks:
         expected = " or ".join(f"{r}D" for r in ranks)
-        raise ValueError(f"{where}: expected {expected} input {layout}, got shape {tuple(x.shape)}")
+        raise DropkitInputError(f"{where}: expected {expected} input {layout}, got shape {tuple(x.shape)}")
 
 
 def check_bool(where: str, name: str, value: object) -> bool:
@@ -111,9 +114,9 @@ def check_bool(where: str, name: str, value: object) -> bool:
 def check_floating(where: str, x: torch.Tensor, name: str = "input") -> None:
     """Check that ``x`` is a floating-point tensor."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{where}: {name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{where}: {name} must be a floating-point tensor, got dtype {x.dtype}")
+        raise DropkitTypeError(f"{where}: {name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():  # a TypeError and a RuntimeError, as torch's dropout raises
+        raise DropkitTypeError(f"{where}: {name} must be a floating-point tensor, got dtype {x.dtype}")
 
 
 def check_dims_type(where: str, name: str, dims: object) -> tuple[int, ...]:

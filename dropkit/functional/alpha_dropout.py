@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from dropkit._validation import check_bool, check_floating, check_probability, normalize_dims
+from dropkit.functional._torch_ranks import feature_broadcast_dims
 from dropkit.functional.dropout import bernoulli_keep_mask, mask_shape
 
 __all__ = ["alpha_dropout", "feature_alpha_dropout", "SELU_ALPHA_PRIME"]
@@ -73,14 +74,33 @@ def alpha_dropout(
         >>> torch.equal(alpha_dropout(x, 0.2, training=False), x)
         True
     """
-    where = "alpha_dropout"
-    check_floating(where, x)
+    return _checked_alpha_dropout("alpha_dropout", x, p, training, inplace, broadcast_dims, generator)
+
+
+def _checked_alpha_dropout(
+    where: str,
+    x: Tensor,
+    p: float,
+    training: bool,
+    inplace: bool,
+    broadcast_dims: int | Sequence[int] | None,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """:func:`alpha_dropout` (``broadcast_dims``) or :func:`feature_alpha_dropout` (``broadcast_dims=None``:
+    torch's feature rule) with every check; ``where`` names what the user called in the messages. As in
+    torch, eval and ``p = 0`` return ``x`` whatever its dtype."""
+    if not isinstance(x, Tensor):
+        check_floating(where, x)
     p = check_probability(where, "p", p)
     check_bool(where, "training", training)
     check_bool(where, "inplace", inplace)
-    dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
+    if broadcast_dims is None:
+        dims = feature_broadcast_dims(where, x, p, training)
+    else:
+        dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
     if not training or p == 0.0:
         return x
+    check_floating(where, x)
     if p == 1.0:
         return x.mul_(0.0) if inplace else x * 0.0
     y = _alpha_dropout(x, p, dims, generator)
@@ -101,7 +121,8 @@ def feature_alpha_dropout(
     like PyTorch's ``F.feature_alpha_dropout``.
 
     Args:
-        x: input ``(N, C, *)`` with at least 2 dims, floating point.
+        x: input ``(N, C, *)`` with at least 2 dims, floating point (as in torch, fewer dims are an
+            error only when dropout applies: training with ``0 < p < 1``).
         p: probability of **dropping** a channel, in ``[0, 1]`` (default: 0.5).
         training: apply dropout when True (default: True); return ``x`` unchanged when False.
         inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
@@ -118,16 +139,4 @@ def feature_alpha_dropout(
         >>> bool((y == y[..., :1]).all())   # constant over each (sample, channel) map for a constant input
         True
     """
-    where = "feature_alpha_dropout"
-    check_floating(where, x)
-    p = check_probability(where, "p", p)
-    check_bool(where, "training", training)
-    check_bool(where, "inplace", inplace)
-    if x.dim() < 2:
-        raise ValueError(f"{where}: expected input (N, C, *) with at least 2 dims, got shape {tuple(x.shape)}")
-    if not training or p == 0.0:
-        return x
-    if p == 1.0:
-        return x.mul_(0.0) if inplace else x * 0.0
-    y = _alpha_dropout(x, p, tuple(range(2, x.dim())), generator)
-    return x.copy_(y) if inplace else y
+    return _checked_alpha_dropout("feature_alpha_dropout", x, p, training, inplace, None, generator)

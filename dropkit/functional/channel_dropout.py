@@ -11,9 +11,13 @@ spatial dims, so the mask is always per (sample, channel) whatever the layout: f
 ``torch.channels_last`` memory format the logical shape is still ``(N, C, H, W)``, and for tensors
 whose *logical* layout is ``(N, H, W, C)`` pass ``channels_last=True``.
 
-Unbatched inputs ``(C, *spatial)`` are accepted, as in PyTorch; unlike ``torch.nn.Dropout2d``, a 3-D
-input to :func:`dropout2d` is always read as unbatched ``(C, H, W)`` (PyTorch treats it as
-``(N, C, L)`` with a warning that this will change).
+Unbatched inputs ``(C, *spatial)`` are accepted, as in PyTorch. :func:`dropout1d`, :func:`dropout2d` and
+:func:`dropout3d` follow torch's rank rules exactly (:mod:`dropkit.functional._torch_ranks`): a 3-D
+input to :func:`dropout2d` is read as ``(N, C, L)`` with torch's warning that this will change, other
+ranks torch deprecates run with its deprecation :class:`UserWarning`, and a rank torch refuses raises
+:class:`~dropkit.errors.DropkitInputError` (a ``ValueError`` and torch's ``RuntimeError``).
+:func:`channel_dropout` takes exactly ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``, so
+``channel_dropout(x, p, spatial_dims=2)`` reads a 3-D input as unbatched ``(C, H, W)``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import torch
 from torch import Tensor
 
 from dropkit._validation import check_bool, check_floating, check_positive_int, check_probability
+from dropkit.errors import DropkitInputError
+from dropkit.functional._torch_ranks import channel_broadcast_dims
 from dropkit.functional.dropout import dropout
 
 __all__ = ["channel_dropout", "dropout1d", "dropout2d", "dropout3d"]
@@ -44,22 +50,34 @@ def _channel_dropout(
     training: bool,
     generator: torch.Generator | None,
     inplace: bool = False,
+    *,
+    torch_ranks: bool = False,
 ) -> Tensor:
-    check_floating(where, x)
+    """Checks and dispatch for every channel dropout; ``where`` names what the user called. With
+    ``torch_ranks`` (``dropout1d/2d/3d`` and ``Dropout1d/2d/3d`` in torch's layout) the ranks torch
+    accepts are accepted as torch does (:mod:`dropkit.functional._torch_ranks`)."""
+    if not isinstance(x, Tensor):
+        check_floating(where, x)
     p = check_probability(where, "p", p)
     spatial_dims = check_positive_int(where, "spatial_dims", spatial_dims)
     check_bool(where, "training", training)
     check_bool(where, "inplace", inplace)
-    if x.dim() not in (spatial_dims + 1, spatial_dims + 2):
-        raise ValueError(
+    check_bool(where, "channels_last", channels_last)
+    if torch_ranks and not channels_last and spatial_dims in (1, 2, 3):
+        dims = channel_broadcast_dims(where, x, spatial_dims, p, training)
+    elif x.dim() not in (spatial_dims + 1, spatial_dims + 2):
+        raise DropkitInputError(
             f"{where}: expected {spatial_dims + 2}D input {_layout(spatial_dims, channels_last, True)} or "
             f"{spatial_dims + 1}D unbatched input {_layout(spatial_dims, channels_last, False)}, "
             f"got shape {tuple(x.shape)}"
         )
+    else:
+        first = x.dim() - spatial_dims - (1 if channels_last else 0)  # index of the first spatial dim
+        dims = tuple(range(first, first + spatial_dims))
     if not training or p == 0.0:
-        return x
-    first = x.dim() - spatial_dims - (1 if channels_last else 0)  # index of the first spatial dim
-    return dropout(x, p, True, inplace, broadcast_dims=tuple(range(first, first + spatial_dims)), generator=generator)
+        return x  # any dtype, as torch returns it
+    check_floating(where, x)
+    return dropout(x, p, True, inplace, broadcast_dims=dims, generator=generator)
 
 
 def channel_dropout(
@@ -110,6 +128,9 @@ def dropout1d(
 ) -> Tensor:
     """Channel dropout for 1-D feature maps ``(N, C, L)`` / ``(C, L)``; ``p`` is the probability of **dropping**.
 
+    Another rank raises :class:`~dropkit.errors.DropkitInputError`, in eval too, as torch raises its
+    ``RuntimeError`` (both ``except ValueError`` and ``except RuntimeError`` catch it).
+
     Args:
         x: input ``(N, C, L)`` or ``(C, L)`` (``(N, L, C)`` / ``(L, C)`` when ``channels_last``).
         p: probability of **dropping** a channel, in ``[0, 1]`` (default: 0.5).
@@ -127,7 +148,7 @@ def dropout1d(
         >>> dropout1d(torch.ones(2, 3, 5), 0.5).shape
         torch.Size([2, 3, 5])
     """
-    return _channel_dropout("dropout1d", x, p, 1, channels_last, training, generator, inplace)
+    return _channel_dropout("dropout1d", x, p, 1, channels_last, training, generator, inplace, torch_ranks=True)
 
 
 def dropout2d(
@@ -139,13 +160,16 @@ def dropout2d(
     channels_last: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Channel dropout for 2-D feature maps ``(N, C, H, W)`` / ``(C, H, W)``; ``p`` is the probability of **dropping**.
+    """Channel dropout for 2-D feature maps ``(N, C, H, W)``; ``p`` is the probability of **dropping**.
 
-    A 3-D input is read as unbatched ``(C, H, W)``, never as ``(N, C, L)`` (use :func:`dropout1d`).
+    As in torch, a 3-D input is read as ``(N, C, L)`` with torch's warning (use :func:`dropout1d` for
+    that, or ``channel_dropout(x, p, spatial_dims=2)`` for an unbatched ``(C, H, W)``), and other ranks
+    than 3 and 4 run with torch's deprecation warning. With ``channels_last`` a 3-D input is unbatched
+    ``(H, W, C)``.
 
     Args:
-        x: input ``(N, C, H, W)`` or ``(C, H, W)`` (``(N, H, W, C)`` / ``(H, W, C)`` when
-            ``channels_last``); ``torch.channels_last`` memory format needs no flag.
+        x: input ``(N, C, H, W)`` (``(N, H, W, C)`` or unbatched ``(H, W, C)`` when ``channels_last``);
+            ``torch.channels_last`` memory format needs no flag.
         p: probability of **dropping** a channel, in ``[0, 1]`` (default: 0.5).
         training: apply dropout when True; return ``x`` unchanged when False (default: True).
         inplace: write the result into ``x`` and return ``x``, as torch does (default: False).
@@ -153,7 +177,7 @@ def dropout2d(
         generator: random generator for the mask; the global one when None (default: None).
 
     Shape:
-        - Input: ``(N, C, H, W)`` or ``(C, H, W)``. Output: the same shape.
+        - Input: ``(N, C, H, W)`` (or ``(N, C, L)``, see above). Output: the same shape.
 
     Example:
         >>> import torch
@@ -162,7 +186,7 @@ def dropout2d(
         >>> dropout2d(x, 0.5).is_contiguous(memory_format=torch.channels_last)
         True
     """
-    return _channel_dropout("dropout2d", x, p, 2, channels_last, training, generator, inplace)
+    return _channel_dropout("dropout2d", x, p, 2, channels_last, training, generator, inplace, torch_ranks=True)
 
 
 def dropout3d(
@@ -175,6 +199,8 @@ def dropout3d(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Channel dropout for 3-D feature maps ``(N, C, D, H, W)`` / ``(C, D, H, W)``; ``p`` is the probability of **dropping**.
+
+    Other ranks run as in torch, with its deprecation warning (see :mod:`dropkit.functional._torch_ranks`).
 
     Args:
         x: input ``(N, C, D, H, W)`` or ``(C, D, H, W)`` (channel dim last when ``channels_last``).
@@ -193,4 +219,4 @@ def dropout3d(
         >>> dropout3d(torch.ones(2, 3, 2, 2, 2), 0.5, training=False).sum().item()
         48.0
     """
-    return _channel_dropout("dropout3d", x, p, 3, channels_last, training, generator, inplace)
+    return _channel_dropout("dropout3d", x, p, 3, channels_last, training, generator, inplace, torch_ranks=True)

@@ -138,9 +138,12 @@ def dropout(
         True
     """
     where = "dropout"
-    check_floating(where, x)
+    if not isinstance(x, Tensor):
+        check_floating(where, x)
     p = check_probability(where, "p", p)
     check_bool(where, "training", training)
+    if training and p != 0.0:  # eval and p = 0 return x whatever its dtype, as torch does
+        check_floating(where, x)
     check_bool(where, "inplace", inplace)
     dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
     backend = check_choice(where, "backend", backend, DROPOUT_BACKENDS)

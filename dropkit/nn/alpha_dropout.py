@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from dropkit._validation import check_bool, check_dims_type, check_probability
-from dropkit.functional.alpha_dropout import alpha_dropout, feature_alpha_dropout
+from dropkit.functional.alpha_dropout import _checked_alpha_dropout
 
 __all__ = ["AlphaDropout", "FeatureAlphaDropout"]
 
@@ -53,8 +53,8 @@ class AlphaDropout(nn.Module):
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
-        return alpha_dropout(x, self.p, self.training, self.inplace, broadcast_dims=self.broadcast_dims,
-                             generator=self.generator)
+        return _checked_alpha_dropout(type(self).__name__, x, self.p, self.training, self.inplace,
+                                      self.broadcast_dims, self.generator)
 
     def extra_repr(self) -> str:
         inplace = ", inplace=True" if self.inplace else ""
@@ -87,7 +87,8 @@ class FeatureAlphaDropout(nn.Module):
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
-        return feature_alpha_dropout(x, self.p, self.training, self.inplace, generator=self.generator)
+        return _checked_alpha_dropout(type(self).__name__, x, self.p, self.training, self.inplace, None,
+                                      self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p:g}" + (", inplace=True" if self.inplace else "")

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from dropkit._validation import check_bool, check_positive_int, check_probability
-from dropkit.functional.channel_dropout import channel_dropout
+from dropkit.functional.channel_dropout import _channel_dropout
 
 __all__ = ["ChannelDropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
@@ -55,10 +55,12 @@ class ChannelDropout(nn.Module):
         self.generator = generator
         self.inplace = check_bool(where, "inplace", inplace)
 
+    _torch_ranks = False  # Dropout1d/2d/3d take the ranks torch's twins take
+
     def forward(self, x: Tensor) -> Tensor:
-        return channel_dropout(
-            x, self.p, spatial_dims=self.spatial_dims, channels_last=self.channels_last, training=self.training,
-            generator=self.generator, inplace=self.inplace,
+        return _channel_dropout(
+            type(self).__name__, x, self.p, self.spatial_dims, self.channels_last, self.training, self.generator,
+            self.inplace, torch_ranks=self._torch_ranks,
         )
 
     def extra_repr(self) -> str:
@@ -71,6 +73,7 @@ class _FixedChannelDropout(ChannelDropout):
     """``torch.nn.Dropout1d/2d/3d``'s arguments ``(p, inplace)`` in its order; dropkit's are keyword-only."""
 
     _spatial_dims = 0
+    _torch_ranks = True
 
     def __init__(
         self,
@@ -110,9 +113,11 @@ class Dropout1d(_FixedChannelDropout):
 
 
 class Dropout2d(_FixedChannelDropout):
-    """Channel dropout for ``(N, C, H, W)`` / ``(C, H, W)``; ``p`` is the probability of **dropping** a channel.
+    """Channel dropout for ``(N, C, H, W)``; ``p`` is the probability of **dropping** a channel.
 
-    A 3-D input is unbatched ``(C, H, W)`` (PyTorch reads it as ``(N, C, L)`` with a warning).
+    Every input rank runs as in ``torch.nn.Dropout2d``: a 3-D input is read as ``(N, C, L)`` with torch's
+    warning (``ChannelDropout(p, 2)`` reads it as unbatched ``(C, H, W)``), other ranks than 3 and 4 with
+    its deprecation warning (see :mod:`dropkit.functional._torch_ranks`).
 
     Args:
         p: drop probability in ``[0, 1]`` (default: 0.5).
@@ -122,7 +127,7 @@ class Dropout2d(_FixedChannelDropout):
         generator: optional random generator for every mask (default: None).
 
     Shape:
-        - Input: ``(N, C, H, W)`` or ``(C, H, W)``; Output: the same shape.
+        - Input: ``(N, C, H, W)`` (or ``(N, C, L)``, see above); Output: the same shape.
 
     Example:
         >>> import torch

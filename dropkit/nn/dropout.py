@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from dropkit._validation import check_bool, check_choice, check_dims_type, check_probability, normalize_dims
+from dropkit._validation import check_floating
 from dropkit.functional.dropout import DROPOUT_BACKENDS, dropout, native_dropout
 from dropkit.rng import PhiloxState
 
@@ -94,6 +95,9 @@ class Dropout(nn.Module):
             else:
                 y = x.mul_(0.0) if self.inplace else x * 0.0
         else:
+            if self.training and self.p != 0.0:  # errors name this Module, not dropout()
+                check_floating(type(self).__name__, x)
+                self._dims(x.dim())
             y = dropout(
                 x, self.p, self.training, self.inplace, broadcast_dims=self.broadcast_dims, generator=self.generator,
                 backend=self.backend, stream=self.stream,

@@ -93,9 +93,11 @@ def test_non_contiguous_input() -> None:
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_unbatched_input(k: int) -> None:
     x = torch.ones((10,) + (3,) * k)
-    y = FNS[k](x, 0.5, generator=gen(2))
+    y = channel_dropout(x, 0.5, spatial_dims=k, generator=gen(2))  # (C, *spatial) is unbatched for every k
     flat = y.flatten(1)
     assert bool(((flat == 0).all(1) | (flat == 2).all(1)).all())
+    if k != 2:  # dropout2d reads a 3-D input as torch does, (N, C, L): see test_torch_ranks.py
+        assert torch.equal(FNS[k](x, 0.5, generator=gen(2)), y)
     ylast = FNS[k](torch.ones((3,) * k + (10,)), 0.5, channels_last=True, generator=gen(2))
     assert torch.equal(ylast.movedim(-1, 0), y)
 
@@ -137,11 +139,11 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="got 1.5"):
         dropout2d(torch.ones(2, 2, 2, 2), 1.5)
     with pytest.raises(ValueError, match=r"expected 4D input \(N, C, H, W\) or 3D unbatched input \(C, H, W\), got shape \(3, 3\)"):
-        dropout2d(torch.ones(3, 3), 0.5)
+        channel_dropout(torch.ones(3, 3), 0.5, spatial_dims=2)  # dropout2d takes it, as torch: test_torch_ranks.py
     with pytest.raises(ValueError, match=r"\(N, L, C\).*got shape \(2, 2, 2, 2\)"):
         dropout1d(torch.ones(2, 2, 2, 2), 0.5, channels_last=True)
     with pytest.raises(ValueError, match=r"got shape \(2, 2\)"):
-        dropout3d(torch.ones(2, 2), 0.5)
+        channel_dropout(torch.ones(2, 2), 0.5, spatial_dims=3)
     with pytest.raises(TypeError, match="got dtype torch.int64"):
         dropout1d(torch.ones(2, 2, dtype=torch.long), 0.5)
     with pytest.raises(ValueError, match="got 0"):
