@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dropkit._validation import check_floating, check_non_negative, check_positive_int, check_probability
+from dropkit._validation import check_bool, check_floating, check_non_negative, check_positive_int, check_probability
+from dropkit.errors import DropkitInputError
 from dropkit.functional.dropout import bernoulli_keep_mask
 
 __all__ = ["drop_block1d", "drop_block2d", "drop_block3d", "drop_block_gamma", "drop_block_schedule"]
@@ -94,13 +95,16 @@ def _drop_block(
     share_channels: bool,
     training: bool,
     generator: torch.Generator | None,
+    inplace: bool = False,
 ) -> Tensor:
+    """Checks and DropBlock for every entry point; ``where`` names the function or Module the user called."""
     check_floating(where, x)
     p = check_probability(where, "p", p)
     block_size = check_positive_int(where, "block_size", block_size)
+    check_bool(where, "inplace", inplace)
     if x.dim() not in (k + 1, k + 2):
         names = _LAYOUTS[k]
-        raise ValueError(
+        raise DropkitInputError(
             f"{where}: expected {k + 2}D input {names} or {k + 1}D unbatched input ({names[4:]}, "
             f"got shape {tuple(x.shape)}"
         )
@@ -113,7 +117,7 @@ def _drop_block(
     if not training or p == 0.0:
         return x
     if p == 1.0:
-        return x * 0.0
+        return x.mul_(0.0) if inplace else x * 0.0
     batched = x if x.dim() == k + 2 else x.unsqueeze(0)
     gamma = drop_block_gamma(p, block_size, spatial)
     seeds_shape = [batched.shape[0], 1 if share_channels else batched.shape[1]] + [s - block_size + 1 for s in spatial]
@@ -123,6 +127,9 @@ def _drop_block(
     padded = F.pad(seeds, (block_size - 1,) * (2 * k))
     keep = 1.0 - _POOLS[k](padded, kernel_size=block_size, stride=1)
     scale = keep.numel() / keep.sum().clamp_min(1.0)
+    if inplace:  # torchvision's inplace: the input (a view of it when unbatched) is multiplied in place
+        batched.mul_(keep * scale)
+        return x
     out = batched * (keep * scale)
     return out if x.dim() == k + 2 else out.squeeze(0)
 
@@ -131,6 +138,7 @@ def drop_block1d(
     x: Tensor,
     p: float = 0.1,
     block_size: int = 7,
+    inplace: bool = False,
     *,
     share_channels: bool = False,
     training: bool = True,
@@ -142,6 +150,8 @@ def drop_block1d(
         x: input ``(N, C, L)`` or unbatched ``(C, L)``, floating point.
         p: target probability of **dropping** a unit, in ``[0, 1]`` (default: 0.1).
         block_size: length of the dropped segments, between 1 and ``L`` (default: 7).
+        inplace: multiply the input in place and return it, as torchvision's ``inplace=True``
+            (default: False); as in torch, autograd refuses it on a leaf that requires grad.
         share_channels: one mask per sample shared by all channels (default: False).
         training: apply DropBlock when True; return ``x`` unchanged when False (default: True).
         generator: random generator for the block seeds; the global one when None (default: None).
@@ -157,13 +167,14 @@ def drop_block1d(
         >>> (y > 0).int().tolist()
         [[[1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]]]
     """
-    return _drop_block("drop_block1d", x, p, block_size, 1, share_channels, training, generator)
+    return _drop_block("drop_block1d", x, p, block_size, 1, share_channels, training, generator, inplace)
 
 
 def drop_block2d(
     x: Tensor,
     p: float = 0.1,
     block_size: int = 7,
+    inplace: bool = False,
     *,
     share_channels: bool = False,
     training: bool = True,
@@ -177,6 +188,8 @@ def drop_block2d(
             through :func:`drop_block_gamma`.
         block_size: side of the dropped squares, between 1 and ``min(H, W)`` (default: 7);
             ``block_size = 1`` is element-wise dropout with batch-level normalisation.
+        inplace: multiply the input in place and return it, as torchvision's ``inplace=True``
+            (default: False); as in torch, autograd refuses it on a leaf that requires grad.
         share_channels: one mask per sample shared by all channels instead of one per channel
             (default: False, the paper's Algorithm 1).
         training: apply DropBlock when True; return ``x`` unchanged when False (default: True).
@@ -196,13 +209,14 @@ def drop_block2d(
         >>> torch.equal(drop_block2d(x, 0.2, 3, training=False), x)
         True
     """
-    return _drop_block("drop_block2d", x, p, block_size, 2, share_channels, training, generator)
+    return _drop_block("drop_block2d", x, p, block_size, 2, share_channels, training, generator, inplace)
 
 
 def drop_block3d(
     x: Tensor,
     p: float = 0.1,
     block_size: int = 7,
+    inplace: bool = False,
     *,
     share_channels: bool = False,
     training: bool = True,
@@ -214,6 +228,8 @@ def drop_block3d(
         x: input ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``, floating point.
         p: target probability of **dropping** a unit, in ``[0, 1]`` (default: 0.1).
         block_size: side of the dropped cubes, between 1 and ``min(D, H, W)`` (default: 7).
+        inplace: multiply the input in place and return it, as torchvision's ``inplace=True``
+            (default: False); as in torch, autograd refuses it on a leaf that requires grad.
         share_channels: one mask per sample shared by all channels (default: False).
         training: apply DropBlock when True; return ``x`` unchanged when False (default: True).
         generator: random generator for the block seeds; the global one when None (default: None).
@@ -228,4 +244,4 @@ def drop_block3d(
         >>> drop_block3d(torch.ones(1, 2, 4, 4, 4), 0.3, 2).shape
         torch.Size([1, 2, 4, 4, 4])
     """
-    return _drop_block("drop_block3d", x, p, block_size, 3, share_channels, training, generator)
+    return _drop_block("drop_block3d", x, p, block_size, 3, share_channels, training, generator, inplace)

@@ -9,17 +9,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_positive_int, check_probability
-from dropkit.functional.drop_block import drop_block1d, drop_block2d, drop_block3d
+from dropkit._validation import check_bool, check_positive_int, check_probability
+from dropkit.functional.drop_block import _drop_block
 
 __all__ = ["DropBlock1d", "DropBlock2d", "DropBlock3d"]
 
 
 class _DropBlock(nn.Module):
+    """``(p, block_size, inplace)`` in torchvision's ``DropBlock2d`` order; dropkit's arguments are keyword-only."""
+
+    _spatial_dims = 0
+
     def __init__(
         self,
         p: float = 0.1,
         block_size: int = 7,
+        inplace: bool = False,
+        *,
         share_channels: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
@@ -27,12 +33,20 @@ class _DropBlock(nn.Module):
         where = type(self).__name__
         self.p = check_probability(where, "p", p)
         self.block_size = check_positive_int(where, "block_size", block_size)
+        self.inplace = check_bool(where, "inplace", inplace)
         self.share_channels = bool(share_channels)
         self.generator = generator
 
+    def forward(self, x: Tensor) -> Tensor:
+        return _drop_block(
+            type(self).__name__, x, self.p, self.block_size, self._spatial_dims, self.share_channels, self.training,
+            self.generator, self.inplace,
+        )
+
     def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
         shared = ", share_channels=True" if self.share_channels else ""
-        return f"p={self.p:g}, block_size={self.block_size}{shared}"
+        return f"p={self.p:g}, block_size={self.block_size}{inplace}{shared}"
 
 
 class DropBlock1d(_DropBlock):
@@ -41,6 +55,7 @@ class DropBlock1d(_DropBlock):
     Args:
         p: target drop probability in ``[0, 1]`` (default: 0.1).
         block_size: length of the dropped segments (default: 7); checked against the input at call time.
+        inplace: multiply the input in place and return it, as torchvision's ``inplace=True`` (default: False).
         share_channels: one mask per sample for all channels (default: False).
         generator: optional random generator for every mask (default: None, the global one).
 
@@ -54,8 +69,7 @@ class DropBlock1d(_DropBlock):
         torch.Size([2, 4, 40])
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return drop_block1d(x, self.p, self.block_size, share_channels=self.share_channels, training=self.training, generator=self.generator)
+    _spatial_dims = 1
 
 
 class DropBlock2d(_DropBlock):
@@ -67,6 +81,7 @@ class DropBlock2d(_DropBlock):
     Args:
         p: target drop probability in ``[0, 1]`` (default: 0.1).
         block_size: side of the dropped squares (default: 7); checked against the input at call time.
+        inplace: multiply the input in place and return it, as torchvision's ``inplace=True`` (default: False).
         share_channels: one mask per sample for all channels (default: False).
         generator: optional random generator for every mask (default: None, the global one).
 
@@ -82,8 +97,7 @@ class DropBlock2d(_DropBlock):
         torch.Size([2, 4, 8, 8])
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return drop_block2d(x, self.p, self.block_size, share_channels=self.share_channels, training=self.training, generator=self.generator)
+    _spatial_dims = 2
 
 
 class DropBlock3d(_DropBlock):
@@ -92,6 +106,7 @@ class DropBlock3d(_DropBlock):
     Args:
         p: target drop probability in ``[0, 1]`` (default: 0.1).
         block_size: side of the dropped cubes (default: 7); checked against the input at call time.
+        inplace: multiply the input in place and return it, as torchvision's ``inplace=True`` (default: False).
         share_channels: one mask per sample for all channels (default: False).
         generator: optional random generator for every mask (default: None, the global one).
 
@@ -105,5 +120,4 @@ class DropBlock3d(_DropBlock):
         torch.Size([1, 2, 4, 4, 4])
     """
 
-    def forward(self, x: Tensor) -> Tensor:
-        return drop_block3d(x, self.p, self.block_size, share_channels=self.share_channels, training=self.training, generator=self.generator)
+    _spatial_dims = 3
