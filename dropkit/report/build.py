@@ -27,6 +27,7 @@ from dropkit.report import html
 from dropkit.report.figures import mean_curve, plot_heatmap, plot_rate_effect, series_label
 from dropkit.report.sources import ReportSource, RunRecord, load_source
 from dropkit.report.tables import aggregate_runs, rank_rows, run_rows, varied_keys
+from dropkit.sweep.history import read_invocations
 
 __all__ = ["build_report"]
 
@@ -98,12 +99,24 @@ def _overview(src: ReportSource, rows: Sequence[dict[str, Any]], group: Sequence
         for key in ("description", "executor", "wall_time", "trial_time_sum"):
             if src.index.get(key) not in (None, ""):
                 info[f"sweep {key.replace('_', ' ')}" + (" (s)" if "time" in key else "")] = src.index[key]
+        invocations = read_invocations(src.index)
+        if invocations:  # the wall time above is the sweep's: the invocations that ran trials, summed
+            working = sum(1 for r in invocations if r.get("ran"))
+            info["sweep invocations"] = f"{len(invocations)} ({working} ran trials; see Invocations)"
     if src.kind == "run":
         s = src.records[0].summary
         for key in ("steps", "step", "wall_time", "parameters", "best_test_acc", "best_step"):
             if key in s:
                 info[key] = s[key]
     return html.key_values(info)
+
+
+def _invocations_table(src: ReportSource) -> str:
+    rows = [{"#": i + 1, **r} for i, r in enumerate(read_invocations(src.index))]
+    note = ('<p class="note">Each <code>dropkit sweep</code> on this folder, oldest first; one that finds every '
+            "trial finished runs none and only rebuilds the tables.</p>")
+    cols = ["#", "started", "wall_time", "ran", "skipped", "failed", "executor"]
+    return note + html.table(rows, cols, text_columns=["started", "executor"])
 
 
 def _metadata(src: ReportSource) -> str:
@@ -225,7 +238,7 @@ def _write(src: ReportSource, folder: Path) -> None:
     sections.append(
         (
             f"Best configurations by {metric}",
-            '<p class="note">Mean over the completed seeds; ci: 95% Student-t interval.</p>'
+            '<p class="note">Mean over the completed seeds; ci: 95% Student-t interval, cut at what the metric can be.</p>'
             + html.table(best, cols, text_columns=list(group)),
         )
     )
@@ -233,6 +246,8 @@ def _write(src: ReportSource, folder: Path) -> None:
     shown = rows[:_MAX_RUN_ROWS]
     more = f'<p class="note">{len(rows) - len(shown)} more runs in results.csv.</p>' if len(rows) > len(shown) else ""
     sections.append(("Runs", html.table(shown, run_cols, text_columns=["label", "status"] + list(varied)) + more))
+    if src.kind == "sweep" and read_invocations(src.index):
+        sections.append(("Invocations", _invocations_table(src)))
     sections.append(("Configuration", _config_table(src, varied)))
     sections.append(("Run metadata (env.json)", _metadata(src)))
     intro = (

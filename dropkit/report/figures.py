@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dropkit._io import atomic_path  # noqa: E402
+from dropkit.sweep.aggregate import METRIC_RANGES as _METRIC_RANGES  # noqa: E402
 
 __all__ = ["save_figure", "plot_rate_effect", "plot_heatmap", "mean_curve", "series_label", "error_bars", "METRIC_RANGES"]
 
@@ -113,15 +114,16 @@ def plot_rate_effect(
     return save_figure(fig, stem)
 
 
-# What an accuracy (and train − test accuracy) can be: a t interval over few seeds can pass these.
-METRIC_RANGES = {"test_acc": (0.0, 1.0), "gap": (-1.0, 1.0)}
+# What an accuracy (and train − test accuracy) can be: one table for the figures and the tables.
+METRIC_RANGES = _METRIC_RANGES
 
 
 def error_bars(mean: np.ndarray, low: np.ndarray, high: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
     """``yerr`` for ``errorbar``: the interval ``[low, high]`` clipped to ``bounds``, 0 where it is NaN.
 
     A 95% t interval over 2 seeds is 12.7 standard errors wide, so an accuracy of 0.90 can get an upper
-    end of 1.05; the bar stops at what the metric can be (the tables keep the computed ends).
+    end of 1.05; the bar stops at what the metric can be (:func:`dropkit.sweep.aggregate` cuts the
+    tables' ends there too).
     """
     low_c, high_c = np.clip(low, *bounds), np.clip(high, *bounds)
     return np.vstack([np.where(np.isnan(low), 0.0, mean - low_c), np.where(np.isnan(high), 0.0, high_c - mean)])

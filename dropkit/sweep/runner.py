@@ -7,7 +7,7 @@ The sweep folder::
     <sweep>/trials/<trial-id>/    one run folder per trial (see dropkit.train.run_dir)
     <sweep>/results.parquet|csv   one row per trial: swept keys, final and best metrics, all config keys
     <sweep>/aggregate.parquet|csv one row per configuration over seeds: mean, std, 95 % t interval
-    <sweep>/sweep.json            counts, executor, timings of the last invocation
+    <sweep>/sweep.json            counts, executor, the sweep's wall time and each invocation's (sweep/history.py)
     <sweep>/.locks/               one lock file per trial, held while a worker runs it
 
 Running the same sweep again resumes it: trials whose ``summary.json`` says completed (or diverged) are
@@ -22,6 +22,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import yaml
 
 from dropkit._io import atomic_write_text, remove_stale_temps
 from dropkit.sweep.aggregate import aggregate
+from dropkit.sweep.history import record_invocation
 from dropkit.sweep.local import available_cpus, run_local
 from dropkit.sweep.results import collect_results, write_table
 from dropkit.sweep.spec import EXECUTORS, SweepSpec
@@ -117,6 +119,7 @@ def run_sweep(
         max_attempts: how often a trial whose worker died is started again (default 3).
     """
     t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     executor = executor or spec.executor
     if executor not in EXECUTORS:
         raise ValueError(f"sweep: executor must be one of {', '.join(map(repr, EXECUTORS))}, got {executor!r}")
@@ -175,7 +178,7 @@ def run_sweep(
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    write_json(
+    record_invocation(  # the sweep's totals over its invocations: a rerun that skips everything keeps them
         out / "sweep.json",
         {
             "name": spec.name,
@@ -185,15 +188,14 @@ def run_sweep(
             "cpus_per_trial": cpus,
             "gpus_per_trial": gpus,
             "trials": len(trials),
-            "ran": len(todo),
-            "skipped": skipped,
             "status_counts": counts,
             "failed": failed,
-            "wall_time": wall,
             "trial_time_sum": sum(r["wall_time"] or 0.0 for r in rows),
             "metric": spec.metric,
             "varied": spec.varied_keys(),
         },
+        {"started": started, "wall_time": wall, "ran": len(todo), "skipped": skipped, "failed": len(failed),
+         "executor": executor},
     )
     return SweepOutcome(out, rows, agg, len(todo), skipped, failed, wall)
 

@@ -11,7 +11,9 @@ import pytest
 import scipy.stats
 
 from dropkit.cli.main import main
+from dropkit.report import build_report
 from dropkit.sweep import parse_sweep, read_table, run_sweep
+from dropkit.sweep.aggregate import METRIC_RANGES
 
 # One pytest worker runs this module, so the sweep below runs once for all its tests.
 pytestmark = pytest.mark.xdist_group("sweep")
@@ -71,6 +73,8 @@ def test_aggregate_holds_mean_and_t_interval_over_seeds(local_sweep: Path) -> No
             mean = sum(values) / 3
             sem = scipy.stats.sem(values)
             low, high = scipy.stats.t.interval(0.95, df=2, loc=mean, scale=sem)
+            lowest, highest = METRIC_RANGES[metric]  # the ends are cut at what the metric can be
+            low, high = min(max(low, lowest), highest), min(max(high, lowest), highest)
             assert a[f"{metric}_mean"] == pytest.approx(mean, rel=1e-12)
             assert a[f"{metric}_std"] == pytest.approx(sem * math.sqrt(3), rel=1e-12)
             assert (a[f"{metric}_ci_low"], a[f"{metric}_ci_high"]) == pytest.approx((low, high), rel=1e-12)
@@ -80,9 +84,22 @@ def test_aggregate_holds_mean_and_t_interval_over_seeds(local_sweep: Path) -> No
 
 def test_rerunning_a_finished_sweep_runs_nothing_and_keeps_the_table(local_sweep: Path) -> None:
     before = read_table(local_sweep / "results.parquet")
+    index_before = json.loads((local_sweep / "sweep.json").read_text())
     outcome = run_sweep(parse_sweep(TINY), local_sweep, workers=2)
     assert outcome.ran == 0 and outcome.skipped == 6
     _same(read_table(local_sweep / "results.parquet"), before)
+    # The sweep's wall time and counts stay those of the invocation that ran the trials; the rerun is
+    # one more entry of the history, with its own (short) time.
+    index = json.loads((local_sweep / "sweep.json").read_text())
+    assert len(index["invocations"]) == 2
+    first, rerun = index["invocations"]
+    assert (index["wall_time"], index["ran"], index["skipped"]) == (index_before["wall_time"], 6, 0)
+    assert index["wall_time"] == first["wall_time"] and index["status_counts"] == {"completed": 6}
+    assert (first["ran"], first["skipped"], rerun["ran"], rerun["skipped"], rerun["failed"]) == (6, 0, 0, 6, 0)
+    assert rerun["wall_time"] == pytest.approx(outcome.wall_time) and rerun["started"] >= first["started"]
+    page = build_report(local_sweep).read_text()
+    assert f'sweep wall time (s)</th><td class="k">{index["wall_time"]:.4f}</td>' in page  # the sweep's, not the rerun's
+    assert 'sweep invocations</th><td class="k">2 (1 ran trials' in page and "<h2>Invocations</h2>" in page
 
 
 def test_ray_executor_gives_the_same_rows(local_sweep: Path, tmp_path: Path) -> None:
