@@ -26,7 +26,7 @@ demo: $(VENV)/.runtime
 	$(BIN)/dropkit compare --preset mnist1d --out demo
 
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench_trainer.py
