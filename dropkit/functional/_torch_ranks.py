@@ -21,10 +21,12 @@ feature_      any rank >= 2      ranks 0-1: an error when dropout applies (as to
 alpha_drop.                      warning)
 ============  =================  ===========================================================
 
-"When dropout applies" means in training with ``0 < p < 1``; in eval or at ``p`` 0 or 1 torch
-returns such inputs (after its warning), and so does dropkit. These rules hold for torch's layout;
-with ``channels_last=True`` (a dropkit flag torch lacks) the channel dropouts take exactly the
-batched and unbatched ranks and read 3-D ``dropout2d`` input as unbatched ``(H, W, C)``.
+"When dropout applies" means in training with ``0 < p < 1``; in eval or at ``p`` 0 or 1 torch returns
+such inputs (after its warning), and so does dropkit. These rules hold for torch's layout; with
+``channels_last=True`` (a dropkit flag torch lacks) the channel dropouts take exactly the batched and
+unbatched ranks and read 3-D ``dropout2d`` input as unbatched ``(H, W, C)``. Under ``torch.compile``
+the warnings are not issued (Dynamo 2.13 cannot trace ``warnings.warn`` outside torch); the compiled
+code reads every rank the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import os
 import sys
 import warnings
 
+import torch
 from torch import Tensor
 
 from dropkit.errors import DropkitInputError
@@ -46,6 +49,8 @@ _LAYOUTS = {1: ("(N, C, L)", "(C, L)"), 2: ("(N, C, H, W)", "(C, H, W)"), 3: ("(
 def warn_from_caller(message: str) -> None:
     """Warn with a :class:`UserWarning` attributed to the first frame outside dropkit (the user's call,
     or torch's Module call machinery for a Module), as torch's ``stacklevel=2`` points past ``F``."""
+    if torch.compiler.is_compiling():  # Dynamo (2.13) cannot trace warnings.warn in user code: a graph
+        return  # break, an error with fullgraph=True; compiled code runs the same, without the warning
     level, frame = 2, sys._getframe(1)  # stacklevel 2 is this function's caller, sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         level, frame = level + 1, frame.f_back

@@ -205,3 +205,10 @@ def test_dropout2d_reads_3d_as_torch_and_channel_dropout_as_unbatched() -> None:
         u = DF.channel_dropout(x, 0.5, spatial_dims=2, generator=torch.Generator().manual_seed(0))
         v = DF.dropout2d(x.movedim(0, -1), 0.5, channels_last=True, generator=torch.Generator().manual_seed(0))
     assert _shared_dims(u) == (1, 2) and torch.equal(v.movedim(-1, 0), u)
+
+
+def test_a_deprecated_rank_compiles_with_fullgraph_and_reads_as_in_eager() -> None:
+    """Dynamo cannot trace the warning; the compiled function still takes the input and reads it as torch."""
+    compiled = torch.compile(lambda t: DF.dropout2d(t, 0.5), backend="eager", fullgraph=True)
+    assert _shared_dims(compiled(torch.ones(16, 16, 2))) == (2,)
+    assert _shared_dims(compiled(torch.ones(16, 16, 2, 2, 2))) == (2, 3, 4)
