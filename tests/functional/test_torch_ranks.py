@@ -212,3 +212,30 @@ def test_a_deprecated_rank_compiles_with_fullgraph_and_reads_as_in_eager() -> No
     compiled = torch.compile(lambda t: DF.dropout2d(t, 0.5), backend="eager", fullgraph=True)
     assert _shared_dims(compiled(torch.ones(16, 16, 2))) == (2,)
     assert _shared_dims(compiled(torch.ones(16, 16, 2, 2, 2))) == (2, 3, 4)
+
+
+@pytest.mark.parametrize(("torch_cls", "dk_cls"), MODULES, ids=[m[1].__name__ for m in MODULES])
+def test_modules_refuse_integer_input_in_training_and_return_it_in_eval(torch_cls, dk_cls) -> None:
+    x = torch.ones(2, 3, 4, dtype=torch.long)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(RuntimeError):
+            torch_cls(0.5)(x)
+        with pytest.raises(TypeError, match=f"^{dk_cls.__name__}: input must be a floating-point tensor") as info:
+            dk_cls(0.5)(x)
+        assert isinstance(info.value, RuntimeError)
+        assert torch.equal(torch_cls(0.5).eval()(x), x) and dk_cls(0.5).eval()(x) is x
+
+
+def test_swapping_torchs_dropout2d_keeps_what_a_model_drops_on_3d_input() -> None:
+    """(N, C, L) through nn.Dropout2d: after swap_dropout the same (n, c) maps are dropped together."""
+    from dropkit.surgery import swap_dropout
+
+    model = nn.Sequential(nn.Conv1d(16, 16, 1, bias=False), nn.Dropout2d(0.5))
+    swap_dropout(model)
+    assert isinstance(model[1], dnn.Dropout2d)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(16)[:, :, None])
+    with pytest.warns(UserWarning, match=r"Dropout2d: Received a 3D input"):
+        y = model(torch.ones(16, 16, 2))
+    assert _shared_dims(y) == (2,)
