@@ -55,7 +55,8 @@ class ModuleAudit:
     def declared_text(self) -> str:
         if not self.declared:
             return "stochastic" if self.stochastic else "-"
-        return ", ".join(f"{d.attribute}={d.value:g}" for d in self.declared)
+        shown = [d for d in self.declared if d.value > 0] or self.declared  # VariationalLSTM: the rates in use
+        return ", ".join(f"{d.attribute}={d.value:g}" for d in shown)
 
     def to_dict(self) -> dict[str, Any]:
         return {
