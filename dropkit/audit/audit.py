@@ -16,7 +16,8 @@ eval (SDPA given a ``dropout_p`` in eval, functional dropout with a hard-coded `
 
 It then compares what fired with what the model declares (:mod:`dropkit.audit.declared`) by the rules of
 :mod:`dropkit.audit.verdict`. The model is left as found: no parameter, buffer or hook is added, every
-module's ``training`` flag and torch's random state (CPU and the CUDA devices of the inputs) are restored.
+module's ``training`` flag, every buffer's value (BatchNorm's running statistics move in a training-mode
+pass) and torch's random state (CPU and the CUDA devices in use) are restored; no gradient is computed.
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def audit_dropout(model: nn.Module, example_inputs: object, *, training: bool = 
     args, kwargs = split_inputs(example_inputs, where=where)
     cuda_devices = _check_devices(model, args, kwargs, where)
     modes = {m: m.training for m in model.modules()}
+    # A training-mode forward updates buffers (BatchNorm's running statistics): put their values back.
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
     unmeasured: list[RandomEvent] = []
 
     def measure_output(name: str, module: nn.Module, module_args: tuple, output: Any) -> None:
@@ -188,6 +191,9 @@ def audit_dropout(model: nn.Module, example_inputs: object, *, training: bool = 
     finally:
         for module, mode in modes.items():
             module.training = mode
+        with torch.no_grad():
+            for buffer, value in buffers:
+                buffer.copy_(value)
     return _build_report(model, training, recorder.events, calls.calls)
 
 

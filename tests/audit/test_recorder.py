@@ -1,0 +1,100 @@
+"""The dispatch-level recorder: every dropout path is caught, and the fraction dropped is counted exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import dropkit.functional as DF
+from dropkit.audit import audit_dropout
+from dropkit.audit.recorder import RandomOpRecorder
+
+from .conftest import within_binomial
+
+
+def _record(fn):
+    recorder = RandomOpRecorder(lambda: "", lambda: True, lambda: None)
+    with recorder:
+        out = fn()
+    return recorder.events, out
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_torch_dropout_fraction_is_the_zeros_of_the_output(p):
+    x = torch.randn(64, 128).abs() + 0.1  # no zeros of its own
+    (event,), y = _record(lambda: F.dropout(x, p))
+    assert event.op.startswith("aten::bernoulli_")
+    assert event.kind == "mask" and event.total == x.numel()
+    assert event.dropped == int((y == 0).sum())  # counted on the mask, the same as the zeros it made
+    assert within_binomial(event.fraction, p, event.total)
+
+
+def test_native_dropout_op_is_read_from_its_mask():
+    x = torch.randn(4096).abs() + 0.1
+    (event,), (y, keep) = _record(lambda: torch.native_dropout(x, 0.3, True))
+    assert event.op.startswith("aten::native_dropout")
+    assert event.dropped == int((~keep).sum()) == int((y == 0).sum())
+
+
+@pytest.mark.parametrize("backend", ["native", "portable"])
+def test_dropkit_backends_are_caught_and_measured(backend):
+    x = torch.randn(64, 96).abs() + 0.1
+    from dropkit.nn import Dropout
+
+    net = nn.Sequential(Dropout(0.25, backend=backend))
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    report = audit_dropout(net, x)
+    assert torch.equal(torch.get_rng_state(), state)  # the audit leaves torch's random state as it found it
+    (event,) = report.events
+    assert event.op.startswith("aten::randint")
+    assert event.module == "0"
+    # native: the mask is followed to the multiply; portable: its Philox mask comes from a Python int seed,
+    # so the fraction is read at the module's output, with the batch as the number of independent units.
+    assert event.measured_by == ("mask" if backend == "native" else "module output")
+    with torch.no_grad():
+        y = net(x)  # the same draw as the audit's
+    assert event.dropped == int((y == 0).sum())
+    assert within_binomial(event.fraction, 0.25, event.total)
+    assert report.ok
+
+
+def test_shared_mask_is_counted_once_per_mask_element():
+    x = torch.randn(32, 16, 10).abs() + 0.1
+    (event,), y = _record(lambda: DF.dropout(x, 0.5, broadcast_dims=(2,)))
+    assert event.total == 32 * 16  # the (32, 16, 1) mask, not the 5120 outputs
+    assert event.dropped * 10 == int((y == 0).sum())
+
+
+def test_where_and_masked_fill_masks():
+    x = torch.randn(2000).abs() + 0.1
+    (e1,), _ = _record(lambda: torch.where(torch.rand_like(x) < 0.7, x, 0.0))  # keep with P = 0.7
+    (e2,), _ = _record(lambda: x.masked_fill(torch.rand_like(x) < 0.2, 0.0))  # drop with P = 0.2
+    assert e1.kind == e2.kind == "mask"
+    assert within_binomial(e1.fraction, 0.3, 2000) and within_binomial(e2.fraction, 0.2, 2000)
+
+
+def test_noise_is_not_a_mask():
+    x = torch.randn(100, 10)
+    (mul,), _ = _record(lambda: x * (1 + 0.5 * torch.randn_like(x)))
+    (add,), _ = _record(lambda: x + 0.1 * torch.randn_like(x))
+    assert (mul.kind, mul.fraction) == ("noise", None)
+    assert (add.kind, add.fraction) == ("additive noise", None)
+
+
+def test_sdpa_math_path_dropout_is_caught():
+    q = torch.randn(2, 2, 8, 4)
+    (event,), _ = _record(lambda: F.scaled_dot_product_attention(q, q, q, dropout_p=0.25))
+    assert event.kind == "mask" and event.total == 2 * 2 * 8 * 8
+    assert within_binomial(event.fraction, 0.25, event.total)
+
+
+def test_structured_masks_are_marked():
+    from dropkit.nn import DropBlock2d
+
+    report = audit_dropout(nn.Sequential(DropBlock2d(0.1, block_size=3)), torch.randn(4, 3, 16, 16).abs() + 0.1)
+    (event,) = report.events
+    assert event.structured  # max-pooled seeds: no binomial bound applies
+    assert event.fraction is not None and report.ok
