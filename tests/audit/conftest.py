@@ -115,3 +115,21 @@ def tiny_vit(timm):
         return model, torch.randn(8, 3, 32, 32)
 
     return build
+
+
+def assert_rates_measured(report, rate_of=None) -> int:
+    """Every fired row's measured fraction lies within the binomial bound of its declared (or given) rate;
+    returns how many rows were checked. Structured masks (DropBlock) are skipped: no binomial bound."""
+    checked = 0
+    for row in report.modules:
+        for event in row.events:
+            if event.fraction is None or event.structured:
+                continue
+            p = rate_of(row) if rate_of else (event.call.p if event.call else max(d.value for d in row.declared))
+            assert within_binomial(event.fraction, p, event.units), (row.module, event.fraction, p, event.units)
+            checked += 1
+    return checked
+
+
+def fired(report) -> set[str]:
+    return {row.module for row in report.modules if row.fired}
