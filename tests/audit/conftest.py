@@ -99,7 +99,9 @@ def lora_model():
     peft = pytest.importorskip("peft")
 
     def build(target_modules=("emb", "fc"), lora_dropout: float = 0.1):
-        config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=list(target_modules), lora_dropout=lora_dropout)
+        # init_lora_weights=False: a non-zero lora_B, so the LoRA branch (and its dropout) changes the output
+        config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=list(target_modules), lora_dropout=lora_dropout,
+                                 init_lora_weights=False)
         return peft.get_peft_model(EmbedThenLinear(), config), torch.randint(0, 50, (8, 16))
 
     return build
