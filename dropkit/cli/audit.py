@@ -83,7 +83,7 @@ def parse_shape(text: str, *, where: str = "audit: --input-shape") -> tuple[int,
         (2, 3, 32, 32)
     """
     try:
-        shape = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+        shape = tuple(int(s) for s in text.split(","))
     except ValueError:
         shape = ()
     if not shape or any(s < 1 for s in shape):
@@ -134,7 +134,12 @@ def _build_model(args: argparse.Namespace) -> tuple[str, nn.Module]:
     if args.model is not None:
         from dropkit.models.imported import build_imported_model
 
-        return args.model, build_imported_model(args.model, args.model_args, where="audit: --model")
+        try:
+            return args.model, build_imported_model(args.model, args.model_args, where="audit: --model")
+        except (ValueError, TypeError, ImportError):
+            raise
+        except Exception as exc:  # the user's factory failed: say so, without our traceback
+            raise CLIError(f"audit: --model {args.model!r} raised {type(exc).__name__}: {exc}") from exc
     from dropkit.models.registry import build_model
     from dropkit.train.config import from_dict
     from dropkit.train.presets import preset_values
