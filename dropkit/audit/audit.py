@@ -156,7 +156,8 @@ def audit_dropout(model: nn.Module, example_inputs: object, *, training: bool = 
     unmeasured: list[RandomEvent] = []
 
     def measure_output(name: str, module: nn.Module, module_args: tuple, output: Any) -> None:
-        pending = [e for e in unmeasured if e.module == name and not e.total]
+        # only random numbers no activation met (a mask built from a Python-int seed); noise is not a mask
+        pending = [e for e in unmeasured if e.module == name and e.kind == "unused"]
         pair = same_shape_pair(module_args, output) if pending and is_regulariser(module) else None
         if pair is None:
             return

@@ -151,7 +151,7 @@ class RandomOpRecorder(TorchDispatchMode):
             return func(*args, **kwargs)
         schema = func._schema.name
         namespace, _, short = schema.partition("::")
-        if namespace == "aten" and (short in RANDOM_OPS or (short in FUSED_ATTENTION_OPS and _dropout_p(func, args, kwargs) > 0)):
+        if namespace == "aten" and _draws(func, short, args, kwargs):
             return self._random(func, short, args, kwargs)
         inputs = [t for t in tree_leaves((args, {k: v for k, v in kwargs.items() if k != "out"})) if isinstance(t, Tensor)]
         taints = [self._taint[t] for t in inputs if t in self._taint]
@@ -250,15 +250,28 @@ def _is_zero(value: object) -> bool:
     return isinstance(value, (int, float)) and value == 0
 
 
-def _dropout_p(func, args: tuple, kwargs: dict) -> float:
+def _argument(func, args: tuple, kwargs: dict, name: str) -> Any:
+    """The value of the schema argument ``name`` in this call (None when the op has no such argument)."""
     for i, argument in enumerate(func._schema.arguments):
-        if argument.name == "dropout_p":
-            value = kwargs.get("dropout_p", args[i] if i < len(args) else argument.default_value)
-            try:
-                return float(value or 0.0)
-            except (TypeError, ValueError):
-                return 0.0
-    return 0.0
+        if argument.name == name:
+            if name in kwargs:
+                return kwargs[name]
+            return args[i] if i < len(args) else (argument.default_value if argument.has_default_value() else None)
+    return None
+
+
+def _draws(func, short: str, args: tuple, kwargs: dict) -> bool:
+    """True when this call draws random numbers: a random op not told ``train``/``training=False``
+    (``native_dropout``, ``rrelu_with_noise`` in eval draw nothing), or a fused attention op with
+    ``dropout_p > 0``."""
+    if short in FUSED_ATTENTION_OPS:
+        try:
+            return float(_argument(func, args, kwargs, "dropout_p") or 0.0) > 0
+        except (TypeError, ValueError):
+            return False
+    if short not in RANDOM_OPS:
+        return False
+    return all(_argument(func, args, kwargs, flag) is not False for flag in ("train", "training"))
 
 
 def _tensors(out: Any) -> list[Tensor]:

@@ -98,3 +98,44 @@ def test_structured_masks_are_marked():
     (event,) = report.events
     assert event.structured  # max-pooled seeds: no binomial bound applies
     assert event.fraction is not None and report.ok
+
+
+def test_random_ops_told_not_to_train_draw_nothing():
+    # RReLU's eval mode and native_dropout(train=False) call a random op that draws nothing
+    (_,), _ = _record(lambda: torch.native_dropout(torch.ones(8), 0.5, True))
+    assert _record(lambda: torch.native_dropout(torch.ones(8), 0.5, False))[0] == []
+    rrelu = nn.RReLU()
+    assert audit_dropout(rrelu, torch.randn(4, 4), training=False).random_ops == 0
+    assert audit_dropout(rrelu, torch.randn(4, 4)).random_ops == 1
+
+
+def _layers():
+    from dropkit import nn as dn
+
+    x2, x3, x4 = (torch.randn(32, 16).abs() + 0.1, torch.randn(6, 10, 16).abs() + 0.1, torch.randn(4, 8, 12, 12).abs() + 0.1)
+    return {
+        "AlphaDropout": (dn.AlphaDropout(0.2), x2, "mask"),
+        "torch.FeatureAlphaDropout": (nn.FeatureAlphaDropout(0.2), x4, "mask"),
+        "Dropout2d": (dn.Dropout2d(0.2), x4, "mask"),
+        "GaussianDropout": (dn.GaussianDropout(0.2), x2, "noise"),
+        "GaussianNoise": (dn.GaussianNoise(0.1), x2, "additive noise"),
+        "ConcreteDropout": (dn.ConcreteDropout(nn.Linear(16, 16)), x2, "noise"),
+        "LockedDropout": (dn.LockedDropout(0.3), x3, "mask"),
+        "DropPath": (dn.DropPath(0.3), x3, "mask"),
+        "TokenDropout": (dn.TokenDropout(0.25), x3, "other"),
+        "EmbeddingDropout": (dn.EmbeddingDropout(20, 8, p=0.2), torch.randint(0, 20, (4, 6)), "mask"),
+        "DropConnectLinear": (dn.DropConnectLinear(16, 16, p=0.3), x2, "mask"),
+        "VariationalLSTM": (dn.VariationalLSTM(16, 16, input_p=0.2, recurrent_p=0.2, batch_first=True), x3, "mask"),
+        "VariationalGRU zoneout": (dn.VariationalGRU(16, 16, zoneout_p=0.2, batch_first=True), x3, "mix"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_layers()))
+def test_dropkit_layers_agree_in_train_and_are_silent_in_eval(name):
+    layer, x, kind = _layers()[name]
+    report = audit_dropout(layer, x)
+    assert report.ok and report.random_ops >= 1, [f.message for f in report.findings]
+    assert {e.kind for e in report.events} == {kind}  # noise is never read as a mask with 0 dropped
+    if kind not in ("mask", "mix"):
+        assert all(e.fraction is None for e in report.events)
+    assert audit_dropout(layer, x, training=False).random_ops == 0
