@@ -152,11 +152,18 @@ class AuditReport:
         return format_table(self)
 
 
-def _verdict(row: ModuleAudit, findings: list[Finding]) -> str:
-    mine = [f for f in findings if f.module == row.module]
+def _verdict(row: ModuleAudit, report: AuditReport) -> str:
+    mine = [f for f in report.findings if f.module == row.module]
     if mine:
         return "; ".join(f.message for f in mine)
-    return "ok" if row.fired or row.declared or row.stochastic else "-"
+    if not (row.fired or row.declared or row.stochastic):
+        return "-"
+    parent = row.module.rpartition(".")[0] if row.module else None
+    rates = [d.value for d in row.declared if d.value > 0]
+    used = [c for c in report.calls if c.module == parent and any(abs(c.p - r) <= 1e-9 for r in rates)]
+    if report.training and not row.fired and used:  # attention reading self.attn_dropout.p for SDPA
+        return f"ok: its rate is used by {parent or '(root)'}'s {used[0].describe()}"
+    return "ok"
 
 
 def format_table(report: AuditReport) -> str:
@@ -176,7 +183,7 @@ def format_table(report: AuditReport) -> str:
         dropped, total = row.dropped
         measured = f"{dropped / total:.3f} ({total})" if total else ("not measured" if row.fired else "-")
         lines.append((row.module or "(root)", row.type, row.declared_text(), str(len(row.events)), measured,
-                      _verdict(row, report.findings)))
+                      _verdict(row, report)))
     widths = [max(len(h), *(len(r[i]) for r in lines)) if lines else len(h) for i, h in enumerate(header)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in lines]

@@ -201,7 +201,10 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         raise CLIError(f"audit: --device must be a torch device such as cpu or cuda:0, got {args.device!r}") from exc
     name, model = _build_model(args)
-    model.to(device)
+    try:
+        model.to(device)
+    except (RuntimeError, AssertionError) as exc:  # "Torch not compiled with CUDA enabled", no such device
+        raise CLIError(f"audit: cannot move the model to --device {args.device!r}: {exc}") from exc
     inputs = make_inputs(args, device)
     modes = {"both": (True, False), "train": (True,), "eval": (False,)}[args.mode]
     passes = []

@@ -37,6 +37,9 @@ def test_gpt2(tiny_gpt2, attn):
     assert fired(report) == {"drop"} | {
         f"h.{i}.{part}" for i in range(2) for part in ("attn", "attn.resid_dropout", "mlp.dropout")
     }
+    verdict = [line for line in str(report).splitlines() if line.startswith("h.0.attn.attn_dropout ")][0]
+    expected = "scaled_dot_product_attention(dropout_p=0.3)" if attn == "sdpa" else "dropout(p=0.3, training=True)"
+    assert verdict.endswith(f"ok: its rate is used by h.0.attn's F.{expected}")
     rates = {"drop": 0.2, "h.0.attn": 0.3, "h.1.attn": 0.3}
     assert assert_rates_measured(report, lambda row: rates.get(row.module, 0.1)) == 7
     assert report.ok and not report.findings

@@ -108,6 +108,7 @@ def test_preset(capsys: pytest.CaptureFixture[str]) -> None:
         (["--model", "audit_models:Clean", "--inputs", "audit_models:example", "--input-shape", "4,8"], "not both"),
         (["--preset", "mnist1d"], "--preset needs --input-shape"),
         (["--model", "audit_models:Clean", "--input-shape", "4,8", "--device", "nodevice"], "--device must be a torch device"),
+        (["--model", "audit_models:Clean", "--input-shape", "4,8", "--device", "cuda:99"], "cannot move the model to --device 'cuda:99'"),
     ],
 )
 def test_bad_input_exits_2(models: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
