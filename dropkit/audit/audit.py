@@ -112,6 +112,7 @@ def audit_dropout(model: nn.Module, example_inputs: object, *, training: bool = 
 
     Args:
         model: any ``nn.Module``; it is left as found (modes, parameters, buffers, hooks, random state).
+            A ``torch.compile`` wrapper is audited through the eager module it wraps.
         example_inputs: a tensor, a tuple/list of positional arguments, or a dict of keyword arguments
             (``{"input_ids": ids}`` for a Hugging Face model), on the model's device.
         training: run the pass in training mode (``model.train()``: declared dropout should fire at its rate)
@@ -148,6 +149,8 @@ def audit_dropout(model: nn.Module, example_inputs: object, *, training: bool = 
     if not isinstance(model, nn.Module):
         raise TypeError(f"{where}: model must be a torch.nn.Module, got {type(model).__name__}")
     check_bool(where, "training", training)
+    if isinstance(getattr(model, "_orig_mod", None), nn.Module) and type(model).__name__ == "OptimizedModule":
+        model = model._orig_mod  # torch.compile's wrapper: audit the eager module, under its own names
     args, kwargs = split_inputs(example_inputs, where=where)
     cuda_devices = _check_devices(model, args, kwargs, where)
     modes = {m: m.training for m in model.modules()}

@@ -90,6 +90,13 @@ def test_the_model_is_left_as_found():
     assert torch.equal(torch.get_rng_state(), rng)
     after = model.state_dict()
     assert after.keys() == state.keys() and all(torch.equal(after[k], state[k]) for k in state)  # no grad step either
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_compiled_model_is_audited_through_its_eager_module():
+    model = nn.Sequential(nn.Linear(8, 64), nn.Dropout(0.3))
+    report = audit_dropout(torch.compile(model, backend="eager"), torch.randn(16, 8))
+    assert [row.module for row in report.modules] == ["1"] and report.module("1").fired
 
 
 def test_kwargs_inputs_and_json(tmp_path):

@@ -90,6 +90,16 @@ def test_torchvision_efficientnet(torchvision):
     _check_switch(torchvision.models.efficientnet_b0(weights=None, num_classes=10), torch.randn(4, 3, 32, 32))
 
 
+@pytest.mark.parametrize("preset", ["fashion-cnn", "fashion-rnn", "mnist1d", "mnist1d-gru", "mnist1d-transformer"])
+def test_dropkit_presets(preset):
+    from dropkit.models.registry import build_model
+    from dropkit.train.config import from_dict
+    from dropkit.train.presets import preset_values
+
+    shape = (40,) if preset.startswith("mnist1d") else (1, 28, 28)
+    _check_switch(build_model(from_dict(preset_values(preset)), shape, 10), torch.randn(4, *shape))
+
+
 def test_dropkit_layers():
     from dropkit.nn import (
         ConcreteDropout, DropBlock2d, DropPath, GaussianDropout, GaussianNoise, MultiHeadSelfAttention, VariationalLSTM,
