@@ -139,3 +139,23 @@ def test_dropkit_layers_agree_in_train_and_are_silent_in_eval(name):
     if kind not in ("mask", "mix"):
         assert all(e.fraction is None for e in report.events)
     assert audit_dropout(layer, x, training=False).random_ops == 0
+
+
+@pytest.mark.parametrize("backend", ["native", "portable"])
+def test_dropkit_fused_modules(backend):
+    """The fused ops' native backend replays a saved generator state (the mask is followed and counted); the
+    portable one's mask comes from a Python int and their outputs are normalised or projected: reported as
+    fired and not measured, never as a wrong rate."""
+    from dropkit import nn as dn
+
+    x, residual = torch.randn(64, 32), torch.randn(64, 32)
+    for module, inputs in ((dn.DropoutAddLayerNorm(32, p=0.2, backend=backend), (x, residual)),
+                           (dn.DropoutLinear(32, 16, p=0.2, backend=backend), x)):
+        report = audit_dropout(module, inputs)
+        assert report.ok and report.module("").fired
+        fraction = report.module("").fraction
+        if backend == "native":
+            assert within_binomial(fraction, 0.2, report.module("").dropped[1])
+        else:
+            assert fraction is None
+        assert audit_dropout(module, inputs, training=False).random_ops == 0
