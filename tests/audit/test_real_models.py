@@ -125,3 +125,19 @@ def test_dropkit_presets(preset):
     assert fired(report) == {name for name, m in model.named_modules() if is_stochastic(m)}
     assert assert_rates_measured(report, lambda row: max(d.value for d in row.declared)) >= 1
     assert audit_dropout(model, torch.randn(8, *shape), training=False).random_ops == 0
+
+
+def test_peft_lora_after_dropkit_fuses_its_dropout(lora_model):
+    """fuse_lora_dropout moves lora_dropout into lora_A (a DropoutLinear): the audit sees it fire there."""
+    from dropkit.surgery import fuse_lora_dropout
+
+    model, ids = lora_model(target_modules=("fc",))
+    fuse_lora_dropout(model)
+    report = audit_dropout(model, ids)
+    fused = "base_model.model.fc.lora_A.default"
+    assert fused in fired(report) and report.ok
+    assert type(model.get_submodule(fused)).__name__ == "DropoutLinear"
+    row = report.module(fused)
+    assert row.declared[0].value == 0.1
+    assert assert_rates_measured(report) == 1  # the CPU native backend: the replayed mask is counted
+    assert audit_dropout(model, ids, training=False).random_ops == 0
