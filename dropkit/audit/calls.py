@@ -47,7 +47,7 @@ class FunctionalCall:
 
 
 # function -> (name, index of the rate, its keyword, index of the training flag or None, its keyword, default)
-_Spec = tuple[str, int, str, "int | None", "str | None", "bool | None"]  # (evaluated lazily: typing only)
+_Spec = tuple[str, int, str, int | None, str | None, bool | None]
 
 DROPOUT_FUNCTIONS: dict[Callable[..., Any], _Spec] = {
     F.dropout: ("dropout", 1, "p", 2, "training", True),
