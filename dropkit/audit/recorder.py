@@ -20,7 +20,7 @@ Masks that went through a non-elementwise op (DropBlock's max-pool, TokenDropout
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -89,6 +89,7 @@ class RandomEvent:
     structured: bool = False
     measured_by: str | None = None
     units: int = 0
+    counted_masks: set = field(default_factory=set, repr=False, compare=False)
 
     @property
     def fraction(self) -> float | None:
@@ -206,6 +207,13 @@ class RandomOpRecorder(TorchDispatchMode):
             nonzero = activation != 0
             total = int(torch.count_nonzero(nonzero).item())
             dropped = int(torch.count_nonzero((out == 0) & nonzero).item())
+        if mask is not None and total:
+            # A mask reused (a recurrent mask at every step, often as a fresh view of the same memory) holds
+            # the same draws: counting them again would overstate n in the binomial bound.
+            key = (mask.untyped_storage().data_ptr(), mask.storage_offset(), tuple(mask.shape), tuple(mask.stride()))
+            if key in event.counted_masks:
+                total = 0
+            event.counted_masks.add(key)
         if event.kind in ("unused", "other") or event.kind == kind:
             event.kind = kind
             if total:

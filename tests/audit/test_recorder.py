@@ -159,3 +159,22 @@ def test_dropkit_fused_modules(backend):
         else:
             assert fraction is None
         assert audit_dropout(module, inputs, training=False).random_ops == 0
+
+
+def test_a_mask_reused_at_every_step_is_counted_once():
+    """Variational (recurrent) dropout applies one mask at every time step: n is the mask's elements, not
+    steps x elements, or the binomial bound would be sqrt(steps) too tight."""
+    from dropkit.nn import VariationalLSTM
+
+    lstm = VariationalLSTM(16, 16, recurrent_p=0.3, batch_first=True)
+    report = audit_dropout(lstm, torch.randn(4, 25, 16))
+    (event,) = report.events
+    assert event.total == event.units == 4 * 16  # one (batch, hidden) mask, 25 steps
+    h = torch.zeros(3, 10)
+
+    def reuse():
+        keep = torch.rand_like(h) > 0.5
+        return [h.add(1.0) * keep for _ in range(7)]
+
+    (event,), _ = _record(reuse)
+    assert event.total == 30
