@@ -64,6 +64,16 @@ def test_rand_mask_in_eval_and_a_wrong_rate():
     assert report.findings[0].message.startswith("configured 0.1, dropped 0.")
 
 
+def test_a_module_that_stays_in_training_mode_fires_in_eval():
+    class StaysOn(nn.Dropout):
+        def train(self, mode: bool = True):
+            return super().train(True)  # e.g. a "keep dropout on for MC sampling" override
+
+    report = audit_dropout(nn.Sequential(nn.Linear(4, 8), StaysOn(0.2)), torch.randn(8, 4), training=False)
+    assert _kinds(report) == [("1", "fires-in-eval")]
+    assert report.findings[0].message.startswith("fires in eval: the module stayed in training mode")
+
+
 def test_lstm_dropout_on_one_layer_never_fires():
     # torch warns at construction: dropout only acts between stacked layers.
     with pytest.warns(UserWarning):

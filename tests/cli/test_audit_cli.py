@@ -46,6 +46,14 @@ class Keywords(nn.Module):
         return self.drop(self.emb(input_ids))
 
 
+class WithConfig(Clean):
+    def __init__(self):
+        super().__init__(p=0.1)
+        self.config = type("Config", (), {})()
+        self.config.hidden_dropout_prob = 0.1
+        self.config.classifier_dropout = 0.3  # declared, read by nothing
+
+
 def example():
     return {"input_ids": torch.randint(0, 20, (4, 12))}
 
@@ -84,6 +92,13 @@ def test_disagreements_exit_1(models: str, capsys: pytest.CaptureFixture[str]) -
     assert "still fires: (root): aten::bernoulli_.float in F.dropout(p=0.2, training=True)" in text
     # one pass at a time: eval alone finds the hard-coded call, train alone the unused module
     assert main(["audit", "--model", f"{models}:Leaky", "--input-shape", "16,8", "--mode", "train"]) == 1
+
+
+def test_unused_config_rates_warn_and_fail_only_with_strict(models: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["audit", "--model", f"{models}:WithConfig", "--input-shape", "16,8", "--mode", "train"]
+    assert main(argv) == 0
+    assert "warning: (root): config.classifier_dropout=0.3: no dropout at this rate fired" in capsys.readouterr().out
+    assert main([*argv, "--strict"]) == 1
 
 
 def test_keyword_inputs_from_flags_or_a_callable(models: str) -> None:
