@@ -178,3 +178,17 @@ def test_a_mask_reused_at_every_step_is_counted_once():
 
     (event,), _ = _record(reuse)
     assert event.total == 30
+
+
+def test_dropkit_triton_kernel_is_caught_at_its_custom_op():
+    """The Triton backend runs as a ``dropkit::`` torch.library op: the seed is followed into it and the
+    fraction counted at its output (CPU: the Triton interpreter, which tests/conftest.py switches on)."""
+    pytest.importorskip("triton")
+    from dropkit.nn import Dropout
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    x = torch.randn(64, 64, device=device).abs() + 0.1
+    report = audit_dropout(nn.Sequential(Dropout(0.3, backend="triton")).to(device), x)
+    (event,) = report.events
+    assert event.kind == "fused" and event.total == 4096
+    assert within_binomial(event.fraction, 0.3, 4096) and report.ok
