@@ -25,6 +25,9 @@ __all__ = [
     "INSERTED_NAME",
     "Select",
     "default_swap_map",
+    "disable_dropout",
+    "dropout_disabled",
+    "enable_dropout",
     "fuse_lora_dropout",
     "get_rate",
     "has_stochastic_layer",
@@ -44,3 +47,15 @@ __all__ = [
     "swap_rnn",
     "unfuse_lora_dropout",
 ]
+
+_AUDIT_SWITCH = ("disable_dropout", "dropout_disabled", "enable_dropout")
+
+
+def __getattr__(name: str):
+    """``disable_dropout`` / ``enable_dropout`` / ``dropout_disabled`` live in :mod:`dropkit.audit.switch`,
+    next to the audit that verifies them; imported on first use because the audit imports this package."""
+    if name in _AUDIT_SWITCH:
+        from dropkit.audit import switch
+
+        return getattr(switch, name)
+    raise AttributeError(f"module 'dropkit.surgery' has no attribute {name!r}")
