@@ -20,6 +20,7 @@ subclass ``lightning.pytorch.Callback``, the same package under its unified name
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,8 +28,7 @@ from torch import Tensor, nn
 
 from dropkit._validation import check_bool, check_choice, check_positive_int, check_probability
 from dropkit.integrations._imports import import_library
-from dropkit.integrations._schedule import ModelRates, resolve_schedule
-from dropkit.schedules import SCHEDULE_NAMES
+from dropkit.integrations._schedule import ModelRates, ScheduleSpec
 from dropkit.surgery.mc_mode import mc_mode
 from dropkit.surgery.stochastic import has_stochastic_layer
 from dropkit.uncertainty.mc_predict import OUTPUTS, TASKS, MCPrediction, mc_predict
@@ -128,56 +128,31 @@ class DropoutSchedule(_LightningOnly, Callback):
         configs: bool = True,
         log_name: str | None = "dropout_rate",
     ) -> None:
-        where = type(self).__name__
-        if isinstance(schedule, str):
-            check_choice(where, "schedule", schedule, SCHEDULE_NAMES)
-        elif not callable(schedule):
-            raise TypeError(f"{where}: schedule must be a schedule name or a callable step -> rate, got {type(schedule).__name__}")
-        self.relative = check_bool(where, "relative", relative)
-        if p is not None:
-            p = check_probability(where, "p", p)
-        if isinstance(schedule, str) and p is None and not self.relative:
-            resolve_schedule(where, schedule, p, relative=False, total_steps=1)  # raises: p is required
-        if total_steps is not None:
-            total_steps = check_positive_int(where, "total_steps", total_steps)
-        if select is not None and not callable(select):
-            raise TypeError(f"{where}: select must be a callable (name, module) -> bool, got {type(select).__name__}")
+        self.spec = ScheduleSpec(
+            type(self).__name__, schedule, p, relative=relative, total_steps=total_steps, cutoff=cutoff,
+            start_p=start_p, linear=linear, gamma=gamma, select=select, configs=configs,
+        )
         if log_name is not None and (not isinstance(log_name, str) or not log_name):
-            raise TypeError(f"{where}: log_name must be a non-empty str or None, got {log_name!r}")
-        self.schedule = schedule
-        self.p = p
-        self.total_steps = total_steps
-        self.options = {"cutoff": cutoff, "start_p": start_p, "linear": check_bool(where, "linear", linear), "gamma": gamma}
-        if callable(schedule):
-            resolve_schedule(where, schedule, p, relative=self.relative, total_steps=None, **self._named_options())
-        self.select = select
-        self.configs = check_bool(where, "configs", configs)
+            raise TypeError(f"{type(self).__name__}: log_name must be a non-empty str or None, got {log_name!r}")
         self.log_name = log_name
         self._rates: ModelRates | None = None
         self._module_id: int | None = None
-
-    def _named_options(self) -> dict[str, Any]:
-        # only the options a user changed from their defaults (a callable schedule takes none)
-        defaults = {"cutoff": None, "start_p": 0.0, "linear": False, "gamma": None}
-        return {k: v for k, v in self.options.items() if v != defaults[k]}
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         if stage != "fit":
             return
         if self._rates is not None and self._module_id == id(pl_module):
             return  # a second fit on the same module: keep the base rates found the first time
-        where = type(self).__name__
-        total = self.total_steps
-        if total is None and isinstance(self.schedule, str):
+        total = None
+        if self.spec.total_steps is None and isinstance(self.spec.schedule, str):
             estimated = trainer.estimated_stepping_batches
-            if not isinstance(estimated, int) and not (isinstance(estimated, float) and estimated.is_integer()):
+            if not (isinstance(estimated, (int, float)) and math.isfinite(estimated)):
                 raise ValueError(
-                    f"{where}: total_steps must be given when the trainer's length is not known (set max_steps or "
-                    f"max_epochs), got trainer.estimated_stepping_batches={estimated!r}"
+                    f"{type(self).__name__}: total_steps must be given when the trainer's length is not known (set "
+                    f"max_steps or max_epochs), got trainer.estimated_stepping_batches={estimated!r}"
                 )
             total = int(estimated)
-        fn = resolve_schedule(where, self.schedule, self.p, relative=self.relative, total_steps=total, **self._named_options())
-        self._rates = ModelRates(where, pl_module, fn, relative=self.relative, select=self.select, configs=self.configs)
+        self._rates = self.spec.build(pl_module, total)
         self._module_id = id(pl_module)
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
@@ -195,7 +170,7 @@ class DropoutSchedule(_LightningOnly, Callback):
         return {} if self._rates is None else self._rates.rates
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(schedule={self.schedule!r}, p={self.p!r}, relative={self.relative})"
+        return repr(self.spec)
 
 
 def default_input(batch: Any) -> Tensor:
