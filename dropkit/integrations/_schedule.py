@@ -21,7 +21,7 @@ from dropkit._validation import check_bool, check_choice, check_positive_int, ch
 from dropkit.schedules import SCHEDULE_NAMES, DropoutScheduler, make_schedule
 from dropkit.surgery.stochastic import RATE_ATTRIBUTES, is_regulariser
 
-__all__ = ["ModelRates", "resolve_schedule", "is_rate_module", "config_rate_keys"]
+__all__ = ["ModelRates", "ScheduleSpec", "resolve_schedule", "is_rate_module", "config_rate_keys"]
 
 Schedule = Callable[[int], float]
 
@@ -112,9 +112,8 @@ def resolve_schedule(
     if callable(schedule):
         if p is not None:
             raise ValueError(f"{where}: p must be None when schedule is a callable (it returns the value itself), got {p!r}")
-        given = {k: v for k, v in options.items() if v not in (None, False, 0.0)}
-        if given:
-            raise ValueError(f"{where}: {', '.join(sorted(given))} only apply to a named schedule, got a callable schedule")
+        if options:
+            raise ValueError(f"{where}: schedule options ({', '.join(sorted(options))}) need a named schedule, got a callable schedule")
         return schedule
     if not isinstance(schedule, str):
         raise TypeError(f"{where}: schedule must be a schedule name or a callable step -> rate, got {type(schedule).__name__}")
@@ -128,7 +127,11 @@ def resolve_schedule(
         p = 1.0
     p = check_probability(where, "p", p)
     total_steps = check_positive_int(where, "total_steps", total_steps)
-    return make_schedule(schedule, p, total_steps=total_steps, **{k: v for k, v in options.items() if v is not None})
+    try:
+        return make_schedule(schedule, p, total_steps=total_steps, **options)
+    except (TypeError, ValueError) as exc:
+        # the same message under the caller's name: the user called DropoutSchedule, not make_schedule
+        raise type(exc)(str(exc).replace("make_schedule:", f"{where}:", 1)) from None
 
 
 @dataclasses.dataclass
@@ -249,3 +252,74 @@ class ModelRates:
                 setattr(t.module, t.attr, t.base)
         for t in self.config_targets:
             setattr(t.config, t.key, t.base)
+
+
+class ScheduleSpec:
+    """The validated arguments of a schedule callback; :meth:`build` turns them into :class:`ModelRates`.
+
+    Arguments are those of :class:`dropkit.integrations.lightning.DropoutSchedule` (checked here, at
+    construction, so a wrong name fails before training starts).
+
+    Example:
+        >>> from torch import nn
+        >>> spec = ScheduleSpec("f", "late", 0.2, cutoff=0.5)
+        >>> rates = spec.build(nn.Sequential(nn.Dropout(0.5)), total_steps=4)
+        >>> [rates.step(t) for t in range(4)]
+        [0.0, 0.0, 0.2, 0.2]
+    """
+
+    def __init__(
+        self,
+        where: str,
+        schedule: str | Schedule = "linear",
+        p: float | None = None,
+        *,
+        relative: bool = False,
+        total_steps: int | None = None,
+        cutoff: float | int | None = None,
+        start_p: float = 0.0,
+        linear: bool = False,
+        gamma: float | None = None,
+        select: Callable[[str, nn.Module], bool] | None = None,
+        configs: bool = True,
+    ) -> None:
+        if isinstance(schedule, str):
+            check_choice(where, "schedule", schedule, SCHEDULE_NAMES)
+        elif not callable(schedule):
+            raise TypeError(f"{where}: schedule must be a schedule name or a callable step -> rate, got {type(schedule).__name__}")
+        self.where = where
+        self.schedule = schedule
+        self.relative = check_bool(where, "relative", relative)
+        self.p = None if p is None else check_probability(where, "p", p)
+        self.total_steps = None if total_steps is None else check_positive_int(where, "total_steps", total_steps)
+        self.options: dict[str, Any] = {}
+        if cutoff is not None:
+            self.options["cutoff"] = cutoff
+        if start_p != 0.0:
+            self.options["start_p"] = check_probability(where, "start_p", start_p)
+        if check_bool(where, "linear", linear):
+            self.options["linear"] = True
+        if gamma is not None:
+            self.options["gamma"] = gamma
+        if select is not None and not callable(select):
+            raise TypeError(f"{where}: select must be a callable (name, module) -> bool, got {type(select).__name__}")
+        self.select = select
+        self.configs = check_bool(where, "configs", configs)
+        # the checks that need no model (p required or forbidden, options only for names, cutoff's type),
+        # against the run's length when known, else against one long enough for a whole-step cutoff
+        placeholder = self.total_steps
+        if placeholder is None:
+            whole = isinstance(cutoff, (int, float)) and not isinstance(cutoff, bool) and cutoff >= 1
+            placeholder = int(cutoff) if whole and float(cutoff).is_integer() else 1
+        resolve_schedule(where, schedule, self.p, relative=self.relative, total_steps=placeholder, **self.options)
+
+    def build(self, model: nn.Module, total_steps: int | None = None) -> ModelRates:
+        """The :class:`ModelRates` of ``model``; ``total_steps`` is used when none was given at construction."""
+        total = self.total_steps if self.total_steps is not None else total_steps
+        if total is None and isinstance(self.schedule, str):
+            raise ValueError(f"{self.where}: total_steps must be given for schedule {self.schedule!r}, got None")
+        fn = resolve_schedule(self.where, self.schedule, self.p, relative=self.relative, total_steps=total, **self.options)
+        return ModelRates(self.where, model, fn, relative=self.relative, select=self.select, configs=self.configs)
+
+    def __repr__(self) -> str:
+        return f"{self.where}(schedule={self.schedule!r}, p={self.p!r}, relative={self.relative})"
