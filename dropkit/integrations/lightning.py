@@ -26,7 +26,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from dropkit._validation import check_bool, check_choice, check_positive_int, check_probability
+from dropkit._validation import check_bool, check_choice, check_positive_int
 from dropkit.integrations._imports import import_library
 from dropkit.integrations._schedule import ModelRates, ScheduleSpec
 from dropkit.surgery.mc_mode import mc_mode
@@ -59,7 +59,9 @@ class DropoutSchedule(_LightningOnly, Callback):
     The step is ``trainer.global_step`` (optimizer steps taken so far, 0 at the first batch), so a run
     resumed from a checkpoint continues the schedule where it stopped, and the batches of one gradient-
     accumulation step share a rate. The rates found when ``fit`` starts are the base rates (reused by later
-    ``fit`` calls on the same module); after ``fit`` the modules keep the last rate applied.
+    ``fit`` calls on the same module); after ``fit`` the modules keep the last rate applied (:meth:`restore`
+    puts the base rates back). A wrapped Hugging Face model's attention dropout is reached wherever it is held
+    (see :mod:`dropkit.integrations.transformers`).
 
     Args:
         schedule: a name in :data:`~dropkit.schedules.SCHEDULE_NAMES` (``"constant"``, ``"linear"``,
@@ -160,6 +162,11 @@ class DropoutSchedule(_LightningOnly, Callback):
         rate = self._rates.step(int(trainer.global_step))
         if self.log_name is not None:
             pl_module.log(self.log_name, rate, on_step=True, on_epoch=False)
+
+    def restore(self) -> None:
+        """Put every scheduled rate (modules and configs) back as it was when ``fit`` first started."""
+        if self._rates is not None:
+            self._rates.restore()
 
     @property
     def history(self) -> list[tuple[int, float]]:

@@ -133,6 +133,37 @@ def test_resume_from_checkpoint_continues_the_schedule(tmp_path) -> None:
     assert [r for _, rates in resumed.seen for r in rates] == pytest.approx([0.3, 0.3, 0.4, 0.4, 0.5, 0.5])
 
 
+def test_a_wrapped_hugging_face_model_and_restore(tmp_path) -> None:
+    # Persimmon's attention reads self.config.attention_dropout at forward time: the config follows too
+    T = pytest.importorskip("transformers")
+
+    class Wrapped(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lm = T.PersimmonForSequenceClassification(T.PersimmonConfig(
+                vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                max_position_embeddings=8, hidden_dropout=0.2, attention_dropout=0.4, pad_token_id=0))
+            self.seen = []
+
+        def training_step(self, batch, batch_idx):
+            self.seen.append((self.lm.config.attention_dropout, self.lm.model.layers[0].dropout.p))
+            return self.lm(input_ids=batch[0], labels=batch[1]).loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    model = Wrapped()
+    data = torch.utils.data.TensorDataset(torch.randint(1, 20, (8, 8)), torch.randint(0, 2, (8,)))
+    sched = DropoutSchedule("late", relative=True, cutoff=1)
+    L.Trainer(**trainer_kwargs(tmp_path, max_steps=2, callbacks=[sched])).fit(
+        model, torch.utils.data.DataLoader(data, batch_size=4))
+    assert model.seen == [(0.0, 0.0), (0.4, 0.2)]
+    assert "config.attention_dropout" in sched.rates
+    model.lm.config.attention_dropout = 0.25  # restore() puts back the rates found when fit started
+    sched.restore()
+    assert model.lm.config.attention_dropout == 0.4 and model.lm.model.layers[0].dropout.p == 0.2
+
+
 def test_schedule_errors(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"schedule must be one of .*got 'erly' \(did you mean 'early'\?\)"):
         DropoutSchedule("erly", p=0.1, cutoff=2)

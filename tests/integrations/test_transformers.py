@@ -25,6 +25,10 @@ def build(kind: str, p_attn: float, p_hidden: float) -> nn.Module:
     if kind == "bert":  # attention reads self.dropout.p (an nn.Dropout) at forward time
         return T.BertForSequenceClassification(T.BertConfig(
             hidden_dropout_prob=p_hidden, attention_probs_dropout_prob=p_attn, **common))
+    if kind == "gpt2":  # attention reads self.attn_dropout.p (an nn.Dropout) at forward time
+        return T.GPT2ForSequenceClassification(T.GPT2Config(
+            vocab_size=VOCAB, n_embd=16, n_layer=2, n_head=2, n_positions=SEQ, attn_implementation="eager",
+            num_labels=2, pad_token_id=0, attn_pdrop=p_attn, resid_pdrop=p_hidden, embd_pdrop=p_hidden))
     if kind == "llama":  # attention reads a float attribute copied from the config at build time
         return T.LlamaForSequenceClassification(T.LlamaConfig(
             attention_dropout=p_attn, num_key_value_heads=2, pad_token_id=0, **common))
@@ -34,8 +38,9 @@ def build(kind: str, p_attn: float, p_hidden: float) -> nn.Module:
     raise AssertionError(kind)
 
 
-ATTENTION = {"bert": "BertSelfAttention", "llama": "LlamaAttention", "persimmon": "PersimmonAttention"}
-CAUSAL = {"bert": False, "llama": True, "persimmon": True}
+ATTENTION = {"bert": "BertSelfAttention", "gpt2": "GPT2Attention", "llama": "LlamaAttention",
+             "persimmon": "PersimmonAttention"}
+CAUSAL = {"bert": False, "gpt2": True, "llama": True, "persimmon": True}
 
 
 def dataset(n: int = 32) -> list[dict[str, torch.Tensor]]:
@@ -70,7 +75,8 @@ class Probe(T.TrainerCallback):
     def on_step_begin(self, args, state, control, **kwargs):
         m = self.model
         read = {"config": {k: getattr(m.config, k) for k in ("hidden_dropout_prob", "attention_probs_dropout_prob",
-                                                              "attention_dropout", "hidden_dropout") if hasattr(m.config, k)},
+                                                              "attention_dropout", "hidden_dropout", "attn_pdrop", "resid_pdrop",
+                                                              "embd_pdrop") if hasattr(m.config, k)},
                 "dropout_p": sorted({d.p for d in m.modules() if isinstance(d, nn.Dropout)}),
                 "attr": sorted({a.attention_dropout for a in m.modules() if isinstance(getattr(a, "attention_dropout", None), float)})}
         self.steps.append({"step": state.global_step, "read": read, "attn": [0, 0], "hidden": [0, 0]})
@@ -98,7 +104,7 @@ def within(dropped: int, n: int, p: float) -> bool:
     return abs(dropped / n - p) <= 6 * math.sqrt(p * (1 - p) / n)
 
 
-@pytest.mark.parametrize("kind", ["bert", "llama", "persimmon"])
+@pytest.mark.parametrize("kind", ["bert", "gpt2", "llama", "persimmon"])
 def test_schedule_drives_attention_and_hidden_dropout(tmp_path, kind) -> None:
     model = build(kind, p_attn=0.1, p_hidden=0.1)
     steps = 4
