@@ -100,6 +100,14 @@ def test_schedule_is_not_constant_where_it_should_change(tmp_path) -> None:
     assert [r for _, r in model.seen] == [[0.3, 0.3], [0.3, 0.3], [0.0, 0.0], [0.0, 0.0]]
 
 
+def test_gradient_accumulation_shares_one_rate_per_optimizer_step(tmp_path) -> None:
+    model = Net()
+    sched = DropoutSchedule("linear", p=0.3, total_steps=3)
+    L.Trainer(**trainer_kwargs(tmp_path, max_steps=3, accumulate_grad_batches=2, callbacks=[sched])).fit(model, loader())
+    assert [s for s, _ in model.seen] == [0, 0, 1, 1, 2, 2]
+    assert [r[0] for _, r in model.seen] == pytest.approx([0.0, 0.0, 0.1, 0.1, 0.2, 0.2])
+
+
 def test_relative_keeps_per_layer_ratio_and_a_callable_schedule(tmp_path) -> None:
     model = Net(0.5, 0.1)
     sched = DropoutSchedule(lambda step: 1.0 if step < 2 else 0.5, relative=True)

@@ -135,6 +135,24 @@ def test_schedule_drives_attention_and_hidden_dropout(tmp_path, kind) -> None:
     assert logged == pytest.approx([expected(t) for t in range(steps)])
 
 
+def test_gradient_accumulation_shares_one_rate_per_optimizer_step(tmp_path) -> None:
+    model = build("bert", p_attn=0.1, p_hidden=0.1)
+    sched = DropoutSchedule("late", p=0.5, cutoff=1)
+    probe = Probe(model, "bert")
+    trainer = T.Trainer(model=model, args=args(tmp_path, max_steps=2, gradient_accumulation_steps=2,
+                                                per_device_train_batch_size=4),
+                        train_dataset=dataset(), callbacks=[sched, probe])
+    trainer.remove_callback(T.PrinterCallback)
+    trainer.train()
+    assert sched.history == [(0, 0.0), (1, 0.5)]
+    # both micro-batches of step 0 dropped nothing; those of step 1 dropped about half
+    assert [s["step"] for s in probe.steps] == [0, 1]
+    assert probe.steps[0]["attn"][0] == 0 and probe.steps[0]["hidden"][0] == 0
+    assert within(*probe.steps[1]["attn"], 0.5) and within(*probe.steps[1]["hidden"], 0.5)
+    n_step0 = probe.steps[0]["attn"][1]
+    assert n_step0 == 2 * 4 * 2 * 2 * SEQ * SEQ  # 2 micro-batches x 4 rows x 2 layers x 2 heads x L x L
+
+
 def test_persimmon_attention_follows_the_config_not_the_modules(tmp_path) -> None:
     # configs=False sets the modules only: Persimmon's attention reads self.config.attention_dropout, so its
     # dropped fraction stays at the build-time 0.5 while the hidden dropout follows the schedule to 0
