@@ -19,7 +19,8 @@
 - :func:`mc_evaluate` scores a ``Trainer``'s classifier on its evaluation set with T stochastic passes
   (MC dropout, Gal & Ghahramani 2016, https://arxiv.org/abs/1506.02142) against the deterministic pass:
   accuracy, NLL, Brier score, ECE, predictive entropy and mutual information, the metrics of
-  ``dropkit uncertainty``. Dropout is switched on with :func:`~dropkit.surgery.mc_mode`, so LayerNorm and
+  ``dropkit uncertainty``, per example (sequence / image classification) or per labelled token (token
+  classification, causal language models, with the labels shifted as their loss shifts them). Dropout is switched on with :func:`~dropkit.surgery.mc_mode`, so LayerNorm and
   BatchNorm stay in eval, and attention dropout keyed on the attention module's own ``training`` flag is
   on too.
 
@@ -37,7 +38,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_positive_int
+from dropkit._validation import check_bool, check_positive_int
 from dropkit.integrations._imports import import_library
 from dropkit.integrations._schedule import ModelRates, ScheduleSpec
 from dropkit.surgery.stochastic import has_stochastic_layer
@@ -223,12 +224,38 @@ def _logits(where: str, out: Any) -> Tensor:
         logits = out
     if not isinstance(logits, Tensor):
         raise TypeError(f"{where}: the model output must have .logits, got {type(out).__name__}")
-    if logits.dim() != 2 or logits.shape[1] < 2:
+    if logits.dim() not in (2, 3) or logits.shape[-1] < 2:
         raise ValueError(
-            f"{where}: needs a sequence-classification model with logits of shape (N, C), C >= 2, got shape "
+            f"{where}: needs classification logits of shape (N, C) or per-token logits (N, L, C), C >= 2, got shape "
             f"{tuple(logits.shape)}"
         )
     return logits
+
+
+IGNORE_INDEX = -100  # the label Hugging Face's collators and losses leave out (padding, prompt tokens)
+
+
+def _scored_rows(
+    where: str, probs: Tensor, ent: Tensor, mi: Tensor | None, y: Tensor, shift: bool
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor]:
+    """The rows that are scored: ``(N, C)`` as they are; ``(N, L, C)`` one row per token, position ``t``
+    scored against label ``t + 1`` when ``shift`` (causal LMs), labels equal to -100 left out."""
+    if probs.dim() == 2:
+        if y.dim() != 1 or y.shape[0] != probs.shape[0]:
+            raise ValueError(f"{where}: labels must have shape ({probs.shape[0]},) for logits {tuple(probs.shape)}, got {tuple(y.shape)}")
+        return probs, ent, mi, y
+    if tuple(y.shape) != tuple(probs.shape[:2]):
+        raise ValueError(f"{where}: labels must have shape {tuple(probs.shape[:2])} for per-token logits "
+                         f"{tuple(probs.shape)}, got {tuple(y.shape)}")
+    if shift:
+        probs, ent, y = probs[:, :-1], ent[:, :-1], y[:, 1:]
+        mi = None if mi is None else mi[:, :-1]
+    keep = y != IGNORE_INDEX
+    return probs[keep], ent[keep], None if mi is None else mi[keep], y[keep]
+
+
+def _is_causal_lm(model: nn.Module) -> bool:
+    return type(model).__name__.endswith(("ForCausalLM", "LMHeadModel"))
 
 
 def mc_evaluate(
@@ -240,6 +267,7 @@ def mc_evaluate(
     label_key: str = "labels",
     input_key: str | None = None,
     deterministic: bool = True,
+    shift_labels: bool | None = None,
     metric_key_prefix: str = "mc",
     log: bool = True,
 ) -> dict[str, float]:
@@ -252,7 +280,9 @@ def mc_evaluate(
     ``training`` flag is restored afterwards.
 
     Args:
-        trainer: a ``transformers.Trainer`` whose model returns classification logits ``(N, C)``.
+        trainer: a ``transformers.Trainer`` whose model returns classification logits ``(N, C)`` (sequence or
+            image classification) or per-token logits ``(N, L, C)`` (token classification, language models:
+            every labelled token is one scored row).
         eval_dataset: the data (default: None: ``trainer.eval_dataset``).
         samples: T, stochastic passes per batch (default: 20).
         seed: seeds the dropout masks (default: 0).
@@ -260,18 +290,23 @@ def mc_evaluate(
         input_key: the batch key of the input replicated over passes (default: None: the model's
             ``main_input_name``, e.g. ``"input_ids"`` or ``"pixel_values"``).
         deterministic: also score the deterministic (eval-mode) pass (default: True).
+        shift_labels: with per-token logits ``(N, L, C)``, score position ``t`` against label ``t + 1``, as
+            causal LMs' losses do (default: None: True for ``*ForCausalLM`` / ``*LMHeadModel`` classes).
+            Tokens labelled -100 are left out.
         metric_key_prefix: prefix of the MC metric names (default: ``"mc"``; the deterministic ones get
             ``"<prefix>_deterministic"``).
         log: also record the metrics with ``trainer.log`` (log history, reporting callbacks) (default: True).
 
     Returns:
         ``{"mc_accuracy", "mc_nll", "mc_brier", "mc_ece", "mc_mean_entropy", "mc_mean_mutual_information",
-        "mc_seconds", "mc_samples"}`` (NLL and entropies in nats; ECE over 15 bins) and, with
+        "mc_seconds", "mc_samples", "mc_rows"}`` (NLL and entropies in nats; ECE over 15 bins; rows: the
+        examples or tokens scored) and, with
         ``deterministic``, the same scores as ``"mc_deterministic_accuracy"``, ...
 
     Raises:
         TypeError: ``trainer`` is not a ``transformers.Trainer``.
-        ValueError: no stochastic layer, missing label or input key, logits not ``(N, C)``, no data.
+        ValueError: no stochastic layer, missing label or input key, logits not ``(N, C)`` / ``(N, L, C)``,
+            labels of another shape, no data.
 
     Example:
         >>> import tempfile, torch, transformers
@@ -286,7 +321,7 @@ def mc_evaluate(
         >>> metrics = mc_evaluate(trainer, samples=10, log=False)
         >>> sorted(k for k in metrics if not k.startswith("mc_deterministic"))  # doctest: +NORMALIZE_WHITESPACE
         ['mc_accuracy', 'mc_brier', 'mc_ece', 'mc_mean_entropy', 'mc_mean_mutual_information', 'mc_nll',
-         'mc_samples', 'mc_seconds']
+         'mc_rows', 'mc_samples', 'mc_seconds']
         >>> metrics["mc_mean_mutual_information"] > 0
         True
     """
@@ -309,6 +344,7 @@ def mc_evaluate(
             "model's dropout keys) or add dropout with dropkit.surgery.insert_dropout"
         )
     input_key = input_key or getattr(model, "main_input_name", "input_ids")
+    shift = _is_causal_lm(model) if shift_labels is None else check_bool(where, "shift_labels", shift_labels)
     loader = trainer.get_eval_dataloader(eval_dataset)
     device = trainer.args.device
     mc_probs, mc_ent, mc_mi, det_probs, det_ent, labels = [], [], [], [], [], []
@@ -327,29 +363,33 @@ def mc_evaluate(
             pred = mc_predict(_KeywordModel(model, input_key, batch, x.shape[0]), x, samples, seed=seed + i,
                               reuse_prefix=False)
             mc_seconds += time.perf_counter() - t0
-            mc_probs.append(pred.mean.double())
-            mc_ent.append(pred.entropy.double())
-            mc_mi.append(pred.mutual_information.double())
+            rows = _scored_rows(where, pred.mean.double().cpu(), pred.entropy.double().cpu(),
+                                pred.mutual_information.double().cpu(), y.long().cpu(), shift)
+            mc_probs.append(rows[0])
+            mc_ent.append(rows[1])
+            mc_mi.append(rows[2])
+            labels.append(rows[3])
             if deterministic:
                 t0 = time.perf_counter()
                 with torch.no_grad():
-                    p = torch.softmax(_logits(where, model(**{input_key: x}, **batch)).double(), -1)
+                    p = torch.softmax(_logits(where, model(**{input_key: x}, **batch)).double(), -1).cpu()
                 det_seconds += time.perf_counter() - t0
-                det_probs.append(p)
-                det_ent.append(-(p * p.clamp_min(1e-30).log()).sum(-1))
-            labels.append(y.reshape(-1).long().cpu())
+                rows = _scored_rows(where, p, -(p * p.clamp_min(1e-30).log()).sum(-1), None, y.long().cpu(), shift)
+                det_probs.append(rows[0])
+                det_ent.append(rows[1])
     finally:
         for m, flag in flags:  # each module's own flag, mixed flags included
             m.training = flag
-    if not labels:
-        raise ValueError(f"{where}: eval_dataset must have at least one row, got an empty dataloader")
+    if not labels or not sum(len(t) for t in labels):
+        raise ValueError(f"{where}: eval_dataset must have at least one labelled row, got none")
     y = torch.cat(labels)
     prefix = metric_key_prefix
-    mc = score(Predictions(torch.cat(mc_probs).cpu(), torch.cat(mc_ent).cpu(), torch.cat(mc_mi).cpu(), mc_seconds), y)
+    mc = score(Predictions(torch.cat(mc_probs), torch.cat(mc_ent), torch.cat(mc_mi), mc_seconds), y)
     metrics = {f"{prefix}_{k}": v for k, v in mc.items()}
     metrics[f"{prefix}_samples"] = samples
+    metrics[f"{prefix}_rows"] = int(y.numel())
     if deterministic:
-        det = score(Predictions(torch.cat(det_probs).cpu(), torch.cat(det_ent).cpu(), None, det_seconds), y)
+        det = score(Predictions(torch.cat(det_probs), torch.cat(det_ent), None, det_seconds), y)
         metrics.update({f"{prefix}_deterministic_{k}": v for k, v in det.items()})
     if log:
         trainer.log(dict(metrics))

@@ -302,6 +302,42 @@ def test_mc_evaluate_errors(tmp_path) -> None:
     with pytest.raises(ValueError, match="must contain a stochastic layer .* got BertForSequenceClassification with none"):
         mc_evaluate(quiet)
     tokens = T.Trainer(model=T.BertForTokenClassification(bert.config), args=args(tmp_path),
-                       eval_dataset=[{"input_ids": d["input_ids"], "labels": torch.zeros(SEQ, dtype=torch.long)} for d in dataset(8)])
-    with pytest.raises(ValueError, match=r"needs a sequence-classification model with logits of shape \(N, C\), C >= 2, got shape \(8, 16, 2\)"):
+                       eval_dataset=[{"input_ids": d["input_ids"], "labels": torch.tensor(0)} for d in dataset(8)])
+    with pytest.raises(ValueError, match=r"labels must have shape \(8, 16\) for per-token logits \(8, 16, 2\), got \(8,\)"):
         mc_evaluate(tokens, log=False)
+    with pytest.raises(TypeError, match="shift_labels must be a bool, got 'yes'"):
+        mc_evaluate(trainer, shift_labels="yes")
+
+
+def test_mc_evaluate_per_token_with_ignored_labels(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = T.BertForTokenClassification(build("bert", 0.2, 0.2).config)
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for i in range(8):
+        labels = torch.randint(0, 2, (SEQ,), generator=g)
+        labels[: i + 1] = -100  # e.g. special or prompt tokens: left out of the scores
+        rows.append({"input_ids": torch.randint(1, VOCAB, (SEQ,), generator=g), "labels": labels})
+    trainer = T.Trainer(model=model, args=args(tmp_path), eval_dataset=rows)
+    metrics = mc_evaluate(trainer, samples=5, log=False)
+    assert metrics["mc_rows"] == sum(SEQ - (i + 1) for i in range(8))
+    assert metrics["mc_mean_mutual_information"] > 0
+
+
+def test_mc_evaluate_causal_lm_shifts_labels_like_its_loss(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = T.GPT2LMHeadModel(T.GPT2Config(vocab_size=VOCAB, n_embd=16, n_layer=2, n_head=2, n_positions=SEQ,
+                                           resid_pdrop=0.2, embd_pdrop=0.2, attn_pdrop=0.2))
+    data = [{"input_ids": d["input_ids"], "labels": d["input_ids"].clone()} for d in dataset(8)]
+    trainer = T.Trainer(model=model, args=args(tmp_path, per_device_eval_batch_size=8), eval_dataset=data)
+    metrics = mc_evaluate(trainer, samples=4, log=False)
+    assert metrics["mc_rows"] == 8 * (SEQ - 1)
+    # the deterministic NLL is the model's own eval loss: the same shift, the same tokens
+    ids = torch.stack([d["input_ids"] for d in data])
+    model.eval()
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=ids).loss
+    assert metrics["mc_deterministic_nll"] == pytest.approx(float(loss), rel=1e-5)
+    assert metrics["mc_nll"] != metrics["mc_deterministic_nll"]
+    unshifted = mc_evaluate(trainer, samples=4, log=False, shift_labels=False)
+    assert unshifted["mc_rows"] == 8 * SEQ and unshifted["mc_deterministic_nll"] != pytest.approx(float(loss), rel=1e-3)
