@@ -273,6 +273,35 @@ def test_test_loop_is_stochastic_with_the_callback_only(tmp_path) -> None:
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_validate_stage_and_flags_back_for_training(tmp_path) -> None:
+    class Val(Net):
+        flags: list[bool] = []
+
+        def training_step(self, batch, batch_idx):
+            self.flags.append(all(m.training for m in self.modules()))
+            return super().training_step(batch, batch_idx)
+
+        def validation_step(self, batch, batch_idx):
+            self.test_outputs.append(torch.stack([self(batch[0]), self(batch[0])]))
+
+    model = Val()
+    # validation inside fit runs stochastically, and training after it is back in training mode
+    trainer = L.Trainer(**trainer_kwargs(tmp_path, max_steps=4, val_check_interval=2, num_sanity_val_steps=0,
+                                         callbacks=[MCDropout(stages="validate")]))
+    trainer.fit(model, loader(), loader(16))
+    assert model.test_outputs and all(not torch.equal(o[0], o[1]) for o in model.test_outputs)
+    assert model.flags == [True] * 4  # BatchNorm included: training resumed in training mode
+    before = bn_state(model)
+    model.test_outputs.clear()
+    L.Trainer(**trainer_kwargs(tmp_path, callbacks=[MCDropout(stages=["validate"])])).validate(model, loader(16), verbose=False)
+    assert all(not torch.equal(o[0], o[1]) for o in model.test_outputs)
+    assert all(torch.equal(before[k], v) for k, v in bn_state(model).items())
+    # predict is not among the stages: deterministic
+    out = L.Trainer(**trainer_kwargs(tmp_path, callbacks=[MCDropout(stages="validate")])).predict(model, loader(8, labels=False))
+    again = L.Trainer(**trainer_kwargs(tmp_path)).predict(model, loader(8, labels=False))
+    assert torch.equal(out[0], again[0])
+
+
 def test_dropped_fraction_in_predict_matches_the_rate(tmp_path) -> None:
     # with the callback, the Dropout(0.5) layer zeroes about half its inputs in predict
     model = trained_net(tmp_path)
