@@ -153,6 +153,25 @@ def test_gradient_accumulation_shares_one_rate_per_optimizer_step(tmp_path) -> N
     assert n_step0 == 2 * 4 * 2 * 2 * SEQ * SEQ  # 2 micro-batches x 4 rows x 2 layers x 2 heads x L x L
 
 
+def test_resume_from_checkpoint_continues_the_schedule(tmp_path) -> None:
+    first = DropoutSchedule("linear", p=0.4)
+    trainer = T.Trainer(model=build("bert", 0.1, 0.1), train_dataset=dataset(), callbacks=[first],
+                        args=args(tmp_path, max_steps=4, save_strategy="steps", save_steps=2))
+    trainer.remove_callback(T.PrinterCallback)
+    trainer.train()
+    model = build("bert", 0.1, 0.1)
+    resumed = DropoutSchedule("linear", p=0.4)
+    probe = Probe(model, "bert")
+    trainer = T.Trainer(model=model, train_dataset=dataset(), callbacks=[resumed, probe],
+                        args=args(tmp_path, max_steps=4))
+    trainer.remove_callback(T.PrinterCallback)
+    trainer.train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    assert [s for s, _ in first.history] == [0, 1, 2, 3]
+    assert [r for _, r in first.history] == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert resumed.history == first.history[2:]  # steps 2 and 3 again, at the same rates
+    assert [r for s in probe.steps for r in s["read"]["dropout_p"]] == pytest.approx([0.2, 0.3])
+
+
 def test_persimmon_attention_follows_the_config_not_the_modules(tmp_path) -> None:
     # configs=False sets the modules only: Persimmon's attention reads self.config.attention_dropout, so its
     # dropped fraction stays at the build-time 0.5 while the hidden dropout follows the schedule to 0
