@@ -16,7 +16,7 @@ import dropkit
 
 # Modules whose examples need a GPU or an optional dependency that CI may lack.
 _SKIP_PREFIXES = ("dropkit.kernels.triton_",)
-_OPTIONAL = {"ray", "timm", "transformers", "tensorboard", "triton"}
+_OPTIONAL = {"ray", "timm", "transformers", "tensorboard", "triton", "lightning"}
 
 
 def _modules() -> list[str]:
