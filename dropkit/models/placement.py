@@ -164,6 +164,18 @@ def _stochastic_depth_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if n and pat.search(type(m).__name__) and get_rate(m) is not None]
 
 
+def _rnn_aware(model: nn.Module, layer_cls: type) -> tuple[tuple[type, ...], list[str]]:
+    """``after=LSTM`` / ``after=GRU`` also selects the variational RNNs ``swap_rnn`` made, never the
+    per-layer ``nn.LSTM`` inside them; returns the types to select and the variational RNNs' names."""
+    from dropkit.nn.variational_rnn import VariationalGRU, VariationalLSTM
+
+    variational = {nn.LSTM: VariationalLSTM, nn.GRU: VariationalGRU}
+    inside = [n for n, m in model.named_modules() if isinstance(m, (VariationalLSTM, VariationalGRU))]
+    if layer_cls in variational:
+        return (layer_cls, variational[layer_cls]), inside
+    return (layer_cls,), inside
+
+
 def apply_placement(model: nn.Module, cfg: Any) -> list[str]:
     """Apply ``cfg``'s placement keys to ``model`` in place (see the module docstring); return one line per change.
 
@@ -195,8 +207,9 @@ def apply_placement(model: nn.Module, cfg: Any) -> list[str]:
         drop_cls = _resolve_class(rule.type, where, dropkit_first=True)
         p = float(cfg.p) if rule.p is None else rule.p
         explicit = rule.name is not None or rule.positions is not None
-        sel = Select(types=layer_cls, name=rule.name, positions=rule.positions,
-                     where=None if explicit else (lambda n, m: n != output))
+        types, inside = _rnn_aware(model, layer_cls)
+        sel = Select(types=types, name=rule.name, positions=rule.positions,
+                     where=lambda n, m: not any(n.startswith(v + ".") for v in inside) and (explicit or n != output))
         hits = sel(model)
         if not hits:
             raise ValueError(f"insert_dropout: no {rule.after} layer in the model matches {rule!r}"
