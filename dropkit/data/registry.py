@@ -10,7 +10,7 @@ from dropkit._validation import closest_name_hint
 from dropkit.data import locate
 from dropkit.data.dataset import ArrayDataset
 from dropkit.data.digits import digits_status, load_digits_dataset
-from dropkit.data.mnist import SPECS, find_idx_dataset, idx_dataset_status, load_idx_dataset
+from dropkit.data.mnist import SPECS, dataset_files, find_idx_dataset, idx_dataset_status, load_idx_dataset
 from dropkit.data.mnist1d import find_mnist1d_cache, load_mnist1d, mnist1d_status
 from dropkit.data.status import DatasetStatus
 
@@ -50,7 +50,7 @@ def _fingerprint(name: str, data_dir: Path | None) -> tuple[object, ...] | None:
     """
     if name in SPECS:
         folder = find_idx_dataset(name, data_dir)
-        paths = [] if folder is None else [folder / f.filename for f in SPECS[name].files]
+        paths = [] if folder is None else dataset_files(SPECS[name], folder)
     elif name == "mnist1d":
         path = find_mnist1d_cache(data_dir)
         paths = [] if path is None else [path]
