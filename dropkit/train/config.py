@@ -98,10 +98,10 @@ class Config:
     p_schedule_linear: bool = False  # early: decrease linearly to 0 at the cutoff instead of holding the rate
     p_schedule_gamma: float | None = None  # curriculum: gamma of p(t) = p * (1 - exp(-gamma * t)); default 10 / steps
     # --- your data and model (dataset PATH / KIND:PATH, model module:callable) ---
-    label_column: str | None = None  # csv/parquet dataset: the label column (default: label, target, class or y)
+    label_column: str | None = None  # csv/parquet dataset: the label column; None: the one named label, target, class or y
     test_split: float = 0.2  # file dataset without a test split: fraction of each class held out as test
     split_seed: int = 0  # seed of that split
-    image_size: list[int] | None = None  # imagefolder dataset: resize images to S or H,W (default: the first image's size)
+    image_size: list[int] | None = None  # imagefolder dataset: resize images to S or H,W; None: to the first image's size
     model_args: dict | None = None  # model module:callable: keyword arguments as a JSON object, e.g. '{"num_classes": 10}'
     insert_dropout: str | None = None  # model module:callable: dropout after layers, e.g. 'after=Linear' (rate --p) or 'after=Conv2d,p=0.1,type=Dropout2d'; several joined by ';'
     swap_dropout: bool = False  # model module:callable: replace its torch.nn dropout modules by dropkit's

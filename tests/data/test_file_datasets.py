@@ -240,7 +240,8 @@ def test_train_compare_and_report_on_each_format(tmp_path: Path, user_files, cap
         assert report["dataset"] == cfg.dataset and set(report["results"]) == {"no dropout", "dropout p=0.5"}
         if kind == "imagefolder":  # one report is enough here: the sweep test reports on every format
             assert main(["report", str(out / "compare")]) == 0
-            assert (out / "compare/report/index.html").is_file()
+            page = (out / "compare/report/index.html").read_text()
+            assert "dog" in page and "imagefolder" in page  # class names and source, from env.json
     capsys.readouterr()
     assert main(["datasets", "--json"]) == 0
     listed = {r["name"] for r in json.loads(capsys.readouterr().out) if r.get("cached")}
