@@ -238,7 +238,12 @@ def build_config_model(cfg: Any, input_shape: tuple[int, ...], num_classes: int)
     """
     from dropkit.models.imported import build_imported_model
 
-    model = build_imported_model(cfg.model, getattr(cfg, "model_args", None))
+    try:
+        model = build_imported_model(cfg.model, getattr(cfg, "model_args", None))
+    except (ValueError, TypeError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. a package that fails at import (a torchvision built for another torch)
+        raise ValueError(f"model: importing or calling {cfg.model!r} failed: {type(exc).__name__}: {exc}") from exc
     changes = apply_placement(model, cfg)
     for line in changes:
         log.info("model %s: %s", cfg.model, line)

@@ -88,6 +88,8 @@ def test_swap_rnn_and_explicit_positions_and_errors_that_name_the_flag() -> None
             cfg.replace(**bad)
     with pytest.raises(ValueError, match="'Linaer' is neither a torch.nn nor a dropkit.nn class"):
         build_model(cfg.replace(swap_rnn=None, insert_dropout="after=Linaer"), (1, 8, 8), 10)
+    with pytest.raises(ValueError, match=r"importing or calling .tests.models.user_nets:Broken. failed: RuntimeError: no kernel"):
+        build_model(Config(model="tests.models.user_nets:Broken"), (1, 8, 8), 10)
     with pytest.raises(ValueError, match=r"must return logits of shape \(batch, 3\).*got \(2, 10\).*num_classes"):
         build_model(Config(model=NET), (1, 8, 8), 3)
 
