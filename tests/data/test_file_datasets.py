@@ -38,6 +38,9 @@ def test_kinds_are_sniffed_where_unambiguous_and_named_otherwise(tmp_path: Path,
         parse_dataset_spec("npz:" + str(tmp_path / "missing.npz"))
     assert not is_file_spec("fashion-mnist") and is_file_spec("./x") and is_file_spec("idx:x")
     assert canonical_dataset(str(tmp_path / "t.csv")) == f"csv:{(tmp_path / 't.csv').resolve()}"
+    from dropkit.data import load_dataset
+
+    assert load_dataset(str(tmp_path / "t.csv")).name == canonical_dataset(str(tmp_path / "t.csv"))
 
 
 def test_csv_labels_by_name_features_standardised_with_training_statistics(tmp_path: Path, user_files) -> None:
