@@ -36,7 +36,10 @@ def table_files(path: Path, kind: str) -> dict[str, Path]:
 
 
 def _read(path: Path, kind: str):  # -> pyarrow.Table
-    import pyarrow as pa
+    try:
+        import pyarrow as pa
+    except ImportError as exc:
+        raise ImportError(f"dataset: reading {kind} tables needs pyarrow: pip install 'dropkit[data]' ({exc})") from exc
 
     try:
         if kind == "csv":
