@@ -3,7 +3,8 @@ Fashion-MNIST. No checksum is enforced: these are the user's files.
 
 Each IDX file (raw or gzip; see :mod:`dropkit.data.idx`) is classified by its header: 1-D files are
 labels, files with 2 or more dimensions are images (``(N, H, W)`` becomes ``(N, 1, H, W)``) or
-features. A name containing ``train`` marks the training split, ``t10k`` or ``test`` the test split;
+features. A file whose name says IDX (``*idx*``, ``*ubyte*``, ``*.gz``) must be one; other files that
+are not (a README) are skipped. A name containing ``train`` marks the training split, ``t10k`` or ``test`` the test split;
 a folder with one image and one label file and no test files is split by ratio. An optional
 ``classes.txt`` (one name per line, in label order) gives the class names.
 """
@@ -42,6 +43,11 @@ def _is_idx_candidate(path: Path) -> bool:
     )
 
 
+def _named_idx(name: str) -> bool:
+    low = name.lower()
+    return "idx" in low or "ubyte" in low or low.endswith(".gz")
+
+
 def idx_folder_files(folder: Path) -> dict[str, dict[str, Path]]:
     """``{"train": {"images": p, "labels": p}, "test": {...}}`` for the IDX files of ``folder``.
 
@@ -54,7 +60,12 @@ def idx_folder_files(folder: Path) -> dict[str, dict[str, Path]]:
     for path in sorted(folder.iterdir()):
         if not _is_idx_candidate(path):
             continue
-        header = read_idx_header(path)  # ValueError naming the file: wrong magic, truncated header
+        try:
+            header = read_idx_header(path)  # ValueError naming the file: wrong magic, truncated header
+        except ValueError:
+            if _named_idx(path.name):
+                raise
+            continue  # a README, a LICENSE: not data
         role = "labels" if len(header.shape) == 1 else "images"
         split = _split_of(path.name)
         if split is None:

@@ -291,3 +291,12 @@ def test_a_bad_file_through_the_cli_leaves_no_run_folder_and_no_cache_entry(case
     assert list(work.iterdir()) in ([], [work / "runs"]) and not any((work / "runs").glob("*")) if (work / "runs").exists() else True
     assert not (work / "named").exists()
     assert _cache_files(roots) == []
+
+
+def test_idx_folder_skips_other_files_but_not_a_bad_idx_named_one(tmp_path: Path, user_files) -> None:
+    folder = user_files.idx_folder(tmp_path / "idx")
+    (folder / "README").write_text("my relabelled copy\n")
+    assert load_file_dataset(f"idx:{folder}").num_train == 60
+    (folder / "extra-idx1-ubyte").write_text("not idx\n")
+    with pytest.raises(ValueError, match=r"extra-idx1-ubyte'.*magic number"):
+        load_file_dataset(f"idx:{folder}")
