@@ -261,7 +261,7 @@ def test_sweep_over_file_datasets_and_its_report(executor: str, tmp_path: Path, 
     if executor == "ray":
         pytest.importorskip("ray")
     specs = _specs(tmp_path, user_files)
-    datasets = list(specs.values()) if executor == "local" else [specs["csv"]]
+    datasets = list(specs.values())
     grid = {"dataset": datasets, "p": [0.0, 0.5]} if executor == "local" else {"dataset": datasets, "p": [0.5]}
     sweep = {"name": "mine", "base": {"hidden": [16], "steps": 20, "eval_every": 10}, "grid": grid, "executor": executor}
     (tmp_path / "s.yaml").write_text(json.dumps(sweep))
