@@ -223,6 +223,9 @@ def apply_placement(model: nn.Module, cfg: Any) -> list[str]:
         for i, (_, m) in enumerate(depth):
             set_rate(m, rate * i / (n - 1) if n > 1 else rate)
         done.append(f"drop_path: {n} stochastic-depth modules, 0 -> {rate:g} over depth")
+    elif rate > 0:
+        done.append(f"drop_path: {rate:g} not applied: the model has no DropPath/StochasticDepth modules "
+                    "(timm builds them from drop_path_rate in --model-args)")
     if getattr(cfg, "set_rate", None) is not None:
         changed = set_dropout_rate(model, float(cfg.set_rate))
         done.append(f"set_rate: {len(changed)} modules -> {float(cfg.set_rate):g}")
