@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
-from dropkit.data import load_dataset
+from dropkit.data import load_config_dataset
 from dropkit.plotting import plot_learning_curves
+from dropkit.models.baseline import baseline_config
 from dropkit.train.config import Config
 from dropkit.train.run_dir import new_run_dir, read_metrics, remove_if_empty, write_json
 from dropkit.train.trainer import TrainingDiverged, train_run
@@ -35,8 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def compare(cfg: Config, out: Path) -> dict[str, Any]:
     """Run the baseline (all rates 0) and ``cfg``; return the comparison written to ``compare.json``."""
-    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
-    settings = {"no dropout": cfg.without_dropout(), f"dropout p={cfg.p:g}": cfg}
+    data = load_config_dataset(cfg)
+    settings = {"no dropout": baseline_config(cfg), f"dropout p={cfg.p:g}": cfg}
     results: dict[str, Any] = {}
     for label, run_cfg in settings.items():
         folder = out / ("p0" if label == "no dropout" else f"p{cfg.p:g}")

@@ -55,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dropkit.data import load_dataset
+    from dropkit.data import load_config_dataset
     from dropkit.uncertainty.evaluate import evaluate_uncertainty, format_table, write_plots
     from dropkit.uncertainty.shift import default_ood, load_ood
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg, model = load_model(run_dir, checkpoint=args.checkpoint)
-    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
+    data = load_config_dataset(cfg, download=False)
     ood_name = args.ood if args.ood is not None else default_ood(data, cfg.data_dir)
     ood = None if ood_name.strip().lower() == "none" else load_ood(ood_name, data, seed=args.seed, data_dir=cfg.data_dir)
     if ood is not None:

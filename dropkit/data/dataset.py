@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch.utils.data import TensorDataset
@@ -27,6 +29,8 @@ class ArrayDataset:
         input_shape: shape of one sample without the batch dim: ``(1, 28, 28)``, ``(1, 8, 8)``, ``(40,)``.
         class_names: one name per class, in label order.
         source: where the data came from (a folder, a cache file or the generator), for logs and reports.
+        details: more about where it came from, recorded in a run's ``env.json`` (file datasets: kind,
+            path, split, ``"cache": "hit"`` or ``"written"``) (default: empty).
 
     Shape:
         - train_x: :math:`(N_{train}, *input\\_shape)`, train_y: :math:`(N_{train})`
@@ -50,6 +54,7 @@ class ArrayDataset:
     input_shape: tuple[int, ...]
     class_names: tuple[str, ...]
     source: str
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"ArrayDataset({self.name!r})"

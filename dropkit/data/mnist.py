@@ -40,6 +40,8 @@ __all__ = [
     "MNIST",
     "FASHION_MNIST",
     "find_idx_dataset",
+    "file_path",
+    "dataset_files",
     "load_idx_dataset",
     "idx_dataset_status",
 ]
@@ -54,10 +56,18 @@ class IdxFile:
     Args:
         filename: the standard file name, e.g. ``"train-images-idx3-ubyte.gz"``.
         sha256: accepted hex digests of the file as stored; the official download first.
+        raw_sha256: accepted hex digests of the uncompressed file (``filename`` without ``.gz``), for
+            folders holding raw IDX files (default: none known, raw files are refused).
     """
 
     filename: str
     sha256: tuple[str, ...]
+    raw_sha256: tuple[str, ...] = ()
+
+    @property
+    def raw_filename(self) -> str:
+        """The uncompressed file's name: ``filename`` without ``.gz``."""
+        return self.filename[:-3] if self.filename.endswith(".gz") else self.filename
 
 
 @dataclass(frozen=True)
@@ -115,13 +125,15 @@ MNIST = IdxDatasetSpec(
 
 FASHION_MNIST = IdxDatasetSpec(
     name="fashion-mnist",
-    # (official download, Debian dataset-fashion-mnist 0.0~git20200523.55506a9-1 re-gzipped copy)
+    # (official download, Debian dataset-fashion-mnist 0.0~git20200523.55506a9-1 re-gzipped copy); then the
+    # digest of the uncompressed file, the same for both (computed from the Debian files with zcat | sha256sum)
     train_images=IdxFile(
         "train-images-idx3-ubyte.gz",
         (
             "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
             "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
         ),
+        ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",),
     ),
     train_labels=IdxFile(
         "train-labels-idx1-ubyte.gz",
@@ -129,6 +141,7 @@ FASHION_MNIST = IdxDatasetSpec(
             "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
             "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
         ),
+        ("bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",),
     ),
     test_images=IdxFile(
         "t10k-images-idx3-ubyte.gz",
@@ -136,6 +149,7 @@ FASHION_MNIST = IdxDatasetSpec(
             "78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229",
             "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
         ),
+        ("5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",),
     ),
     test_labels=IdxFile(
         "t10k-labels-idx1-ubyte.gz",
@@ -143,6 +157,7 @@ FASHION_MNIST = IdxDatasetSpec(
             "42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf",
             "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
         ),
+        ("0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",),
     ),
     mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     class_names=(
@@ -161,19 +176,49 @@ SPECS: dict[str, IdxDatasetSpec] = {MNIST.name: MNIST, FASHION_MNIST.name: FASHI
 # --- finding ----------------------------------------------------------------------------------------
 
 
+def file_path(folder: Path, f: IdxFile) -> Path | None:
+    """``folder/<filename>`` (gzip) or else ``folder/<filename without .gz>`` (raw), whichever exists."""
+    for name in (f.filename, f.raw_filename):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def dataset_files(spec: IdxDatasetSpec, folder: Path) -> list[Path]:
+    """The four files of ``spec`` in ``folder`` (gzip or raw each); the folder must hold all of them."""
+    paths = [file_path(folder, f) for f in spec.files]
+    assert all(p is not None for p in paths), f"{folder} does not hold every file of {spec.name}"
+    return paths  # type: ignore[return-value]
+
+
 def _find(spec: IdxDatasetSpec, data_dir: Path | None) -> tuple[Path | None, list[str]]:
-    """First place holding all four files, and one line per place looked at (up to and including it)."""
+    """First place holding all four files (gzip or raw), and one line per place looked at.
+
+    A shared root (``$DROPKIT_DATA``, cache, system) holding only some of the files is skipped, as a
+    half-finished copy; the folder the user named (``data_dir``) is not: some files there but not all
+    is an error, never a silent fall-through to another copy.
+    """
     searched: list[str] = []
     for place in search_places(spec.name, data_dir):
         if not place.path.is_dir():
             searched.append(f"{place}: no such folder")
             continue
-        missing = [f.filename for f in spec.files if not (place.path / f.filename).is_file()]
+        missing = [f.filename for f in spec.files if file_path(place.path, f) is None]
         if not missing:
+            other = _matches_other(spec, place.path) if place.origin == "data_dir" and place.path == data_dir else None
+            if other is not None:  # a flat folder: MNIST and Fashion-MNIST files have the same names
+                searched.append(f"{place}: holds the {other!r} files (same names), skipped")
+                continue
             searched.append(f"{place}: all {len(spec.files)} files")
             return place.path, searched
         what = "none of the files" if len(missing) == len(spec.files) else "missing " + ", ".join(missing)
         searched.append(f"{place}: {what}")
+        if place.origin == "data_dir" and len(missing) < len(spec.files):
+            raise DatasetNotFoundError(
+                f"load_dataset: data_dir '{place.path}' holds some files of {spec.name!r} but not "
+                f"{', '.join(missing)} (gzip or raw); add them, or pass --dataset idx:{place.path} to train on "
+                "the files that are there"
+            )
     return None, searched
 
 
@@ -187,15 +232,33 @@ def find_idx_dataset(name: str, data_dir: Path | None = None) -> Path | None:
     return _find(SPECS[name], data_dir)[0]
 
 
+def _accepted(f: IdxFile, path: Path) -> tuple[str, ...]:
+    return f.sha256 if path.name == f.filename else f.raw_sha256
+
+
 def _checksum_problems(spec: IdxDatasetSpec, folder: Path) -> list[str]:
     """One line per file whose SHA-256 is not a known one (empty when all are fine)."""
     problems = []
-    for f in spec.files:
-        path = folder / f.filename
+    for f, path in zip(spec.files, dataset_files(spec, folder)):
+        accepted = _accepted(f, path)
+        if not accepted:
+            problems.append(f"'{path}' is uncompressed and no SHA-256 of the raw file is known; gzip the files "
+                            "as downloaded, or use --dataset idx:PATH")
+            continue
         digest = sha256_file(path)
-        if digest not in f.sha256:
-            problems.append(f"SHA-256 of '{path}' must be {f.sha256[0]}, got {digest}")
+        if digest not in accepted:
+            problems.append(f"SHA-256 of '{path}' must be {accepted[0]}, got {digest}")
     return problems
+
+
+def _matches_other(spec: IdxDatasetSpec, folder: Path) -> str | None:
+    """The name of another known dataset whose digests every file in ``folder`` matches, if any."""
+    for other in SPECS.values():
+        if other.name == spec.name or any(file_path(folder, f) is None for f in other.files):
+            continue
+        if all(sha256_file(p) in _accepted(f, p) for f, p in zip(other.files, dataset_files(other, folder))):
+            return other.name
+    return None
 
 
 # --- downloading ------------------------------------------------------------------------------------
@@ -317,12 +380,21 @@ def load_idx_dataset(name: str, data_dir: Path | None = None, *, download: bool 
             raise DatasetNotFoundError(_not_found_message(spec, data_dir, searched, failures, download))
     problems = _checksum_problems(spec, folder)
     if problems:
+        other = _matches_other(spec, folder)
+        if other is not None:
+            raise ChecksumError(
+                f"load_dataset: '{folder}' holds the {other!r} files, not {spec.name!r} (the file names are the "
+                f"same; their SHA-256 says which): pass --dataset {other}"
+            )
         raise ChecksumError(
-            f"load_dataset: dataset {spec.name!r} in '{folder}' does not match the known files "
-            "(delete or replace them; a download then fetches fresh copies):\n"
+            f"load_dataset: dataset {spec.name!r} in '{folder}' does not match the known files:\n"
             + "\n".join(f"  - {p}" for p in problems)
+            + f"\nTo train on these files as they are (a relabelled or edited copy), pass --dataset idx:{folder} "
+            "(no checksum is enforced there); to get the official files, delete these and let a download fetch them."
         )
-    arrays = {f.filename: read_idx(folder / f.filename) for f in spec.files}
+    if data_dir is not None and data_dir not in (folder, folder.parent):
+        logger.warning("data_dir '%s' holds no %s files: reading them from '%s'", data_dir, spec.name, folder)
+    arrays = {f.filename: read_idx(p) for f, p in zip(spec.files, dataset_files(spec, folder))}
     train_x, train_y = _to_tensors(
         spec, arrays[spec.train_images.filename], arrays[spec.train_labels.filename], "train", folder
     )
@@ -367,7 +439,7 @@ def idx_dataset_status(name: str, data_dir: Path | None = None) -> DatasetStatus
     notes = list(problems)
     for f in (spec.train_labels, spec.test_labels):
         try:
-            counts.append(read_idx_header(folder / f.filename).shape[0])
+            counts.append(read_idx_header(file_path(folder, f)).shape[0])  # type: ignore[arg-type]
         except (ValueError, OSError) as exc:
             counts.append(None)
             notes.append(str(exc))
@@ -376,7 +448,7 @@ def idx_dataset_status(name: str, data_dir: Path | None = None) -> DatasetStatus
         found=True,
         location=str(folder),
         searched=tuple(searched),
-        size_bytes=sum((folder / f.filename).stat().st_size for f in spec.files),
+        size_bytes=sum(p.stat().st_size for p in dataset_files(spec, folder)),
         num_train=counts[0],
         num_test=counts[1],
         checksum="mismatch" if problems else "ok",

@@ -10,7 +10,8 @@ from dropkit._validation import closest_name_hint
 from dropkit.data import locate
 from dropkit.data.dataset import ArrayDataset
 from dropkit.data.digits import digits_status, load_digits_dataset
-from dropkit.data.mnist import SPECS, find_idx_dataset, idx_dataset_status, load_idx_dataset
+from dropkit.data.files import is_file_spec
+from dropkit.data.mnist import SPECS, dataset_files, find_idx_dataset, idx_dataset_status, load_idx_dataset
 from dropkit.data.mnist1d import find_mnist1d_cache, load_mnist1d, mnist1d_status
 from dropkit.data.status import DatasetStatus
 
@@ -50,7 +51,7 @@ def _fingerprint(name: str, data_dir: Path | None) -> tuple[object, ...] | None:
     """
     if name in SPECS:
         folder = find_idx_dataset(name, data_dir)
-        paths = [] if folder is None else [folder / f.filename for f in SPECS[name].files]
+        paths = [] if folder is None else dataset_files(SPECS[name], folder)
     elif name == "mnist1d":
         path = find_mnist1d_cache(data_dir)
         paths = [] if path is None else [path]
@@ -75,7 +76,9 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, down
     treat its tensors as read-only.
 
     Args:
-        name: one of :func:`dataset_names` (``"mnist1d"``, ``"digits"``, ``"fashion-mnist"``, ``"mnist"``).
+        name: one of :func:`dataset_names` (``"mnist1d"``, ``"digits"``, ``"fashion-mnist"``, ``"mnist"``),
+            or files as ``PATH`` / ``KIND:PATH``, read by :func:`~dropkit.data.load_file_dataset` with its
+            default options.
         data_dir: a folder searched first, holding ``<name>/`` or the files themselves; must exist
             (default None).
         download: allow downloading MNIST / Fashion-MNIST from the official mirrors (default True).
@@ -94,6 +97,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, down
         >>> ds.input_shape, ds.num_classes, ds.train_x.dtype
         ((1, 8, 8), 10, torch.float32)
     """
+    if is_file_spec(name):  # the user's files; options (split, label column, ...): load_file_dataset
+        from dropkit.data.from_files import load_file_dataset
+
+        return load_file_dataset(name)
     name = _check_name("load_dataset", name)
     folder = locate.check_data_dir("load_dataset", data_dir)
     if not isinstance(download, bool):

@@ -29,6 +29,16 @@ def model_names() -> list[str]:
 
 
 def build_model(cfg: object, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """Build the model ``cfg.model`` for inputs of ``input_shape`` (without the batch dim)."""
+    """Build the model ``cfg.model`` for inputs of ``input_shape`` (without the batch dim).
+
+    An import path ``module:callable`` builds the user's model with ``cfg.model_args`` and places dropout
+    by the config's keys (:mod:`dropkit.models.placement`).
+    """
+    from dropkit.models.imported import is_import_path
+
+    if is_import_path(getattr(cfg, "model")):
+        from dropkit.models.placement import build_config_model
+
+        return build_config_model(cfg, tuple(input_shape), int(num_classes))
     check_choice("build_model", "model", getattr(cfg, "model"), model_names())
     return _BUILDERS[getattr(cfg, "model")](cfg, tuple(input_shape), int(num_classes))

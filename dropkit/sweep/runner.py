@@ -202,12 +202,14 @@ def run_sweep(
 
 def _warm_datasets(trials: list[Trial]) -> None:
     """Load each dataset once in the driver, so that workers never download or generate it at once."""
-    from dropkit.data import clear_memo, load_dataset
+    from dropkit.data import clear_memo, load_config_dataset
 
     seen = set()
     for t in trials:
-        key = (t.values["dataset"], t.values.get("data_dir"), t.values.get("download", True))
+        # file datasets: the loading options too (each set is decoded and cached once, here)
+        keys = ("dataset", "data_dir", "download", "label_column", "test_split", "split_seed", "image_size")
+        key = tuple(str(t.values.get(k)) for k in keys)
         if key not in seen:
             seen.add(key)
-            load_dataset(key[0], data_dir=key[1], download=key[2])
+            load_config_dataset(t.config())
     clear_memo()

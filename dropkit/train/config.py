@@ -33,11 +33,11 @@ class Config:
     threads: int | None = None  # torch.set_num_threads; None leaves torch's default
     compile: bool = False  # torch.compile the training forward (Inductor); pays a one-off compile, masks differ from eager's
     # --- data ---
-    dataset: str = "mnist1d"  # mnist1d | digits | fashion-mnist | mnist
+    dataset: str = "mnist1d"  # mnist1d | digits | fashion-mnist | mnist, or your files: PATH or KIND:PATH (idx, npz, csv, parquet, imagefolder)
     data_dir: str | None = None  # where to look for dataset files first
     download: bool = True  # download missing files from the official mirrors
     # --- model ---
-    model: str = "mlp"  # mlp | cnn | rnn | transformer
+    model: str = "mlp"  # mlp | cnn | rnn | transformer, or your own: module:callable (e.g. torchvision.models:resnet18)
     hidden: list[int] = dataclasses.field(default_factory=lambda: [128, 64])  # MLP hidden sizes
     activation: str = "relu"  # relu | gelu | tanh | silu | elu | selu | sigmoid
     p: float = 0.5  # dropout rate (probability of dropping) after each hidden layer
@@ -97,8 +97,21 @@ class Config:
     p_schedule_cutoff: float | None = None  # early/late: step where dropout switches off/on; linear: ramp end; a value in (0, 1) is a fraction of the run
     p_schedule_linear: bool = False  # early: decrease linearly to 0 at the cutoff instead of holding the rate
     p_schedule_gamma: float | None = None  # curriculum: gamma of p(t) = p * (1 - exp(-gamma * t)); default 10 / steps
+    # --- your data and model (dataset PATH / KIND:PATH, model module:callable) ---
+    label_column: str | None = None  # csv/parquet dataset: the label column; None: the one named label, target, class or y
+    test_split: float = 0.2  # file dataset without a test split: fraction of each class held out as test
+    split_seed: int = 0  # seed of that split
+    image_size: list[int] | None = None  # imagefolder dataset: resize images to S or H,W; None: to the first image's size
+    model_args: dict | None = None  # model module:callable: keyword arguments as a JSON object, e.g. '{"num_classes": 10}'
+    insert_dropout: str | None = None  # model module:callable: dropout after layers, e.g. 'after=Linear' (rate --p) or 'after=Conv2d,p=0.1,type=Dropout2d'; several joined by ';'
+    swap_dropout: bool = False  # model module:callable: replace its torch.nn dropout modules by dropkit's
+    set_rate: float | None = None  # model module:callable: set the rate of every dropout-like module it has (applied last)
+    swap_rnn: str | None = None  # model module:callable: variational LSTM/GRU, e.g. 'input_p=0.2,recurrent_p=0.2' (also weight_p, zoneout_p)
 
     def __post_init__(self) -> None:
+        from dropkit.train.user_inputs import normalise_user_inputs
+
+        normalise_user_inputs(self)  # file datasets, imported models: canonical spellings, checked
         self.validate()
 
     def validate(self) -> None:
@@ -143,6 +156,8 @@ class Config:
         need(self.epochs is None or self.epochs >= 1, "epochs", "None or an integer >= 1")
         for key, allowed in _CHOICES.items():
             value = getattr(self, key)
+            if key in _USER_KEYS and _USER_KEYS[key](value):
+                continue  # a file dataset or an imported model: checked by normalise_user_inputs
             if value not in allowed:
                 hint = closest_name_hint(str(value), allowed)
                 options = ", ".join(repr(a) for a in allowed)
@@ -186,6 +201,22 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "pool": ("cls", "mean"),
     "p_schedule": ("constant", "linear", "early", "late", "curriculum"),
 }
+
+
+def _is_file_dataset(value: object) -> bool:
+    from dropkit.data.files import is_file_spec
+
+    return is_file_spec(value)
+
+
+def _is_imported_model(value: object) -> bool:
+    from dropkit.models.imported import is_import_path
+
+    return is_import_path(value)
+
+
+# Keys that may hold the user's own files or model instead of one of the _CHOICES.
+_USER_KEYS = {"dataset": _is_file_dataset, "model": _is_imported_model}
 
 
 def config_keys() -> list[str]:

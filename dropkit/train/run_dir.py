@@ -141,13 +141,13 @@ def load_model(run_dir: Path | str, *, checkpoint: str = "final") -> tuple[Any, 
     """
     from safetensors.torch import load_file
 
-    from dropkit.data import load_dataset
+    from dropkit.data import load_config_dataset
     from dropkit.models import build_model
     from dropkit.train.checkpoint import list_checkpoints, load_checkpoint
 
     cfg = read_config(run_dir)
     files = RunFiles(Path(run_dir))
-    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=False)
+    data = load_config_dataset(cfg, download=False)
     model = build_model(cfg, data.input_shape, data.num_classes)
     if checkpoint == "final":
         if not files.final_model.exists():

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from dropkit._io import atomic_path, remove_stale_temps
-from dropkit.data import ArrayDataset, load_dataset
+from dropkit.data import ArrayDataset, data_record, load_config_dataset
 from dropkit.models import build_model
 from dropkit.schedules import build_dropout_scheduler
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
@@ -171,7 +171,7 @@ def train_run(
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
     if data is None:
-        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
+        data = load_config_dataset(cfg)
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
     n_train = len(train_x)
@@ -212,7 +212,7 @@ def train_run(
         shutil.rmtree(files.checkpoints, ignore_errors=True)
     if dist.is_main:
         save_config(cfg, files.config)
-        write_json(files.env, environment(cfg.seed, device))
+        write_json(files.env, {**environment(cfg.seed, device), "data": data_record(data)})
         write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
 
     ckpt_every = cfg.checkpoint_every or cfg.eval_every
