@@ -189,6 +189,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def config_keys() -> list[str]:
+    """Every key of :class:`Config`, in field order (each is also a ``--kebab-case`` flag)."""
     return [f.name for f in dataclasses.fields(Config)]
 
 
