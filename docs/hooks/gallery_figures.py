@@ -68,8 +68,12 @@ def drop_path() -> list[Panel]:
 
 
 def drop_connect() -> list[Panel]:
-    w = torch.ones(16, 16)
-    return [("weight_drop(W, p=0.3): the weights,\nnot the activations, are dropped", DF.weight_drop(w, 0.3, generator=_gen()))]
+    layer = dnn.DropConnectLinear(16, 16, p=0.3, generator=_gen())
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+        layer.bias.zero_()
+        w = layer(torch.eye(16)).T  # identity input: the output is the weight matrix this forward used
+    return [("DropConnectLinear(16, 16, p=0.3): its weight\nmatrix in one forward (not the activations)", w)]
 
 
 def locked_dropout() -> list[Panel]:
