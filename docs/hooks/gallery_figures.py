@@ -104,6 +104,21 @@ def zoneout() -> list[Panel]:
     return [("zoneout(p=0.3): h_t over 12 steps (rows);\na zoned unit keeps its previous value", torch.stack(rows))]
 
 
+def variational_rnn() -> list[Panel]:
+    rnn = dnn.VariationalLSTM(12, 16, input_p=0.3, recurrent_p=0.3, batch_first=True, generator=_gen())
+    masks: list[torch.Tensor] = []
+    draw = rnn._sequence_mask  # the layer's own mask draw, recorded as its forward calls it
+
+    def record(*args: object, **kwargs: object) -> torch.Tensor:
+        masks.append(draw(*args, **kwargs))
+        return masks[-1]
+
+    rnn._sequence_mask = record  # type: ignore[method-assign]
+    rnn(torch.randn(8, 20, 12, generator=_gen()))
+    return [("VariationalLSTM input mask:\n8 sequences × 12 features, every step", masks[0]),
+            ("recurrent mask on h:\n8 sequences × 16 units, every step", masks[1])]
+
+
 def attention() -> list[Panel]:
     g = _gen()
     q = k = torch.randn(1, 1, 12, 8, generator=g)
@@ -122,6 +137,15 @@ def token_dropout() -> list[Panel]:
     x = torch.arange(16.0).view(1, 16, 1).expand(1, 16, 6).contiguous()
     y = dnn.TokenDropout(0.5, ordered=True, generator=_gen())(x)[0]
     return [("16 tokens (rows, numbered)", x[0]), ("TokenDropout(p=0.5, ordered=True):\nthe 8 tokens kept", y)]
+
+
+def dropout_linear() -> list[Panel]:
+    layer = dnn.DropoutLinear(16, 16, p=0.3, generator=_gen())
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(16))
+        layer.bias.zero_()
+        y = layer(torch.ones(12, 16))  # identity weight: the output is the dropped input
+    return [("DropoutLinear(16, 16, p=0.3) with W = I:\nthe input it dropped (12 rows)", y)]
 
 
 def concrete_dropout() -> list[Panel]:
@@ -143,8 +167,8 @@ def schedules() -> list[Panel]:
 FIGURES: dict[str, Callable[[], list[Panel]]] = {
     f.__name__.replace("_", "-"): f
     for f in (dropout, gaussian_dropout, gaussian_noise, alpha_dropout, channel_dropout, drop_block, drop_path,
-              drop_connect, locked_dropout, embedding_dropout, weight_drop, zoneout, attention,
-              residual_dropout, token_dropout, concrete_dropout, schedules)
+              drop_connect, locked_dropout, embedding_dropout, weight_drop, zoneout, variational_rnn, attention,
+              residual_dropout, token_dropout, dropout_linear, concrete_dropout, schedules)
 }
 
 
