@@ -356,3 +356,29 @@ def test_search_finds_dropblock2d(chromium: Chromium, server: str) -> None:
     assert _errors(events) == []
     assert any("/reference/dropkit.nn/DropBlock2d/" in r for r in results), results  # its API page
     assert any("/gallery/drop-block/" in r for r in results), results  # and its gallery page
+
+
+def test_a_public_function_without_a_docstring_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    api = _load_hook("api_pages")
+    module = types.ModuleType("fake_dropkit_mod")
+
+    def undocumented() -> None:
+        pass
+
+    module.undocumented = undocumented  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_dropkit_mod", module)
+    modules = {"fake_dropkit_mod": api.ApiModule("fake_dropkit_mod", ["undocumented"], "")}
+    assert api.missing_docstrings(modules, api.homes(modules)) == ["fake_dropkit_mod.undocumented"]
+    undocumented.__doc__ = "Now documented."
+    assert api.missing_docstrings(modules, api.homes(modules)) == []
+
+
+def test_docstring_rewrite_for_the_google_parser() -> None:
+    ext = _load_hook("griffe_dropkit")
+    text = "See :class:`~dropkit.nn.Dropout` and :func:`torch.nn.functional.dropout`.\n\nExample:\n    >>> 1\n    1\n"
+    out = ext.rewrite(text)
+    assert '<autoref identifier="dropkit.nn.Dropout" optional><code>Dropout</code></autoref>' in out
+    assert "<code>torch.nn.functional.dropout()</code>" in out and "autoref identifier=\"torch" not in out
+    assert "\nExamples:\n    >>> 1" in out
