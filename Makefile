@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check -c constra
 # torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ demo: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
+# The documentation site, offline, into site/; a warning (broken link, public name without a
+# docstring, figure that failed) is an error.
+docs: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
+
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench_trainer.py
 
 clean:
-	rm -rf $(VENV) demo runs
+	rm -rf $(VENV) demo runs site

@@ -22,6 +22,7 @@ log = logging.getLogger("dropkit")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``dropkit compare`` (the train flags and ``--p``) on the CLI's subparsers."""
     parser = sub.add_parser(
         "compare",
         help="train with p = 0 and with --p side by side; print the table and write curves.png",
@@ -81,6 +82,7 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``dropkit compare``: train with p = 0 and with ``--p``, print the table, write ``curves.png``; return the exit code."""
     cfg = resolve_config(args)
     if cfg.p == 0 and cfg.input_p == 0 and not cfg.hidden_p:
         raise ValueError("compare: p must be > 0 to compare against p = 0, got 0")

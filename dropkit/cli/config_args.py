@@ -13,6 +13,7 @@ import inspect
 import re
 from typing import Any
 
+from dropkit.cli.flag_help import flag_help_text, flag_metavar
 from dropkit.train.config import Config, from_dict, load_config_file
 from dropkit.train.presets import PRESETS, preset_names, preset_values
 
@@ -38,13 +39,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     helps = field_help()
     for f in dataclasses.fields(Config):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        shown = ",".join(map(str, default)) if isinstance(default, list) else default
         group.add_argument(
             "--" + f.name.replace("_", "-"),
             dest=f"cfg_{f.name}",
-            metavar="V",
+            metavar=flag_metavar(f),
             default=None,
-            help=f"{helps.get(f.name, '')} (default: {shown})",
+            help=flag_help_text(f, helps.get(f.name, ""), default),
         )
     group.add_argument("--no-progress", dest="cfg_progress", action="store_const", const="false", help="hide the progress bar")
 

@@ -14,6 +14,7 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``dropkit datasets`` on the CLI's subparsers."""
     parser = sub.add_parser("datasets", help="list datasets: where found, size, checksum status")
     parser.add_argument("--data-dir", metavar="DIR", help="also look in DIR first")
     parser.add_argument("--searched", action="store_true", help="also list every place searched")
@@ -40,6 +41,7 @@ def _file_records() -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``dropkit datasets``: print where each dataset was found, its size and checksum status; return the exit code."""
     records = [dataset_status(name, data_dir=args.data_dir).as_dict() for name in dataset_names()]
     records += _file_records()  # file datasets decoded into the cache, newest first
     if args.json:

@@ -30,6 +30,7 @@ COMMANDS: list[str] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``dropkit`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="dropkit",
         description="Train, compare, sweep and report dropout experiments.",
@@ -80,6 +81,7 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dropkit`` command: parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)

@@ -13,6 +13,7 @@ log = logging.getLogger("dropkit")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``dropkit report`` on the CLI's subparsers."""
     parser = sub.add_parser(
         "report",
         help="write an HTML report (learning curves, accuracy and gap against p, p x l2 heat map, best configs)",
@@ -25,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``dropkit report``: write the HTML report of a run or sweep folder; return the exit code."""
     kind = detect_kind(args.folder)
     path = build_report(args.folder, args.out)
     print(f"{kind} report: {path}")

@@ -16,6 +16,7 @@ log = logging.getLogger("dropkit")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``dropkit sweep`` on the CLI's subparsers."""
     parser = sub.add_parser(
         "sweep",
         help="run a sweep file (grid / random search) and write results and aggregate tables",
@@ -54,6 +55,7 @@ def _fmt(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``dropkit sweep``: run (or resume) every trial of a sweep file and write its tables; return the exit code."""
     spec = load_sweep(args.sweep_file)
     out = Path(args.out) if args.out else default_sweep_dir(spec)
     trials = spec.trials()

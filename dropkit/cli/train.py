@@ -24,6 +24,7 @@ def default_out_dir(name: str) -> Path:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``dropkit train`` (one flag per config key) on the CLI's subparsers."""
     parser = sub.add_parser(
         "train",
         help="train one model and write a run folder",
@@ -48,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``dropkit train``: resolve the config, train (or ``--resume``) one run folder; return the exit code."""
     if args.resume:
         if not args.out:
             raise ValueError("train: --resume needs --out DIR, the run folder to continue")

@@ -22,6 +22,7 @@ log = logging.getLogger("dropkit")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``dropkit uncertainty`` on the CLI's subparsers."""
     parser = sub.add_parser(
         "uncertainty",
         help="MC dropout vs a deterministic pass: NLL, Brier, ECE under shift, OOD AUROC; writes RUN_DIR/uncertainty/",
@@ -55,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``dropkit uncertainty``: MC dropout against a single pass on a run's test set and under shift; return the exit code."""
     from dropkit.data import load_config_dataset
     from dropkit.uncertainty.evaluate import evaluate_uncertainty, format_table, write_plots
     from dropkit.uncertainty.shift import default_ood, load_ood

@@ -223,24 +223,28 @@ def _recomputed_keep(rng: Tensor, like: Tensor, p: float) -> Tensor:
 
 
 def portable_dropout(x: Tensor, p: float, rng: Tensor) -> Tensor:
+    """Counter-based dropout on any device in plain PyTorch ops: the Triton kernel's mask for ``rng = [seed, offset]``, regenerated in backward."""
     if _compiling():
         return reference_dropout(x, p, rng, keep=_recomputed_keep(rng, x, p))
     return _Dropout.apply(x, p, rng)
 
 
 def portable_bias_act_dropout(x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str) -> Tensor:
+    """``dropout(act(x + bias))`` with the Triton kernel's counter-based mask, in plain PyTorch ops."""
     if _compiling():
         return reference_bias_act_dropout(x, bias, p, rng, act, keep=_recomputed_keep(rng, x, p))
     return _BiasActDropout.apply(x, bias, p, rng, act)
 
 
 def portable_bias_dropout_add(x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
+    """``residual + dropout(x + bias)`` with the Triton kernel's counter-based mask, in plain PyTorch ops."""
     if _compiling():
         return reference_bias_dropout_add(x, bias, residual, p, rng, keep=_recomputed_keep(rng, x, p))
     return _BiasDropoutAdd.apply(x, bias, residual, p, rng)
 
 
 def portable_dropout_add_norm(x, x_bias, residual, weight, bias, p, rng, eps, norm) -> tuple[Tensor, Tensor]:
+    """``h = residual + dropout(x + x_bias)``; returns ``(norm(h), h)`` (LayerNorm or RMSNorm) with the Triton kernel's mask, in plain PyTorch ops."""
     if _compiling():
         return reference_dropout_add_norm(x, residual, weight, bias, p, rng, eps=eps, norm=norm, x_bias=x_bias,
                                           keep=_recomputed_keep(rng, x, p))
@@ -248,6 +252,7 @@ def portable_dropout_add_norm(x, x_bias, residual, weight, bias, p, rng, eps, no
 
 
 def portable_dropout_linear(x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor, dropout_fn=None):
+    """``linear(dropout(x), weight, bias)`` keeping only ``x`` and the seed for backward (the dropped input is regenerated)."""
     if dropout_fn is None and torch.compiler.is_compiling():  # the dropped input is recomputed: only x is kept
         dropped = checkpoint(reference_dropout, x, p, rng_snapshot(rng), use_reentrant=False)
         return F.linear(dropped, weight, bias)

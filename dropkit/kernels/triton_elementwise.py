@@ -526,8 +526,10 @@ def triton_keep_mask(rng: Tensor, shape: tuple[int, ...], keep: Tensor) -> Tenso
 
 
 def triton_bias_act_dropout(x: Tensor, bias: Tensor | None, rng: Tensor, keep: Tensor, act: str) -> Tensor:
+    """Launch the fused Triton kernel for ``dropout(act(x + bias))`` (CUDA tensors; ``keep`` is the int32 pair ``[threshold, scale bits]`` of ``fused._kernel_keep``)."""
     return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, None, rng, keep, act_code(act))
 
 
 def triton_bias_dropout_add(x: Tensor, bias: Tensor | None, residual: Tensor, rng: Tensor, keep: Tensor) -> Tensor:
+    """Launch the fused Triton kernel for ``residual + dropout(x + bias)`` (CUDA tensors)."""
     return torch.ops.dropkit.bias_act_dropout(x.contiguous(), bias, residual.contiguous(), rng, keep, 0)

@@ -280,6 +280,7 @@ def triton_dropout_add_norm(
     x: Tensor, x_bias: Tensor | None, residual: Tensor | None, weight: Tensor, bias: Tensor | None,
     rng: Tensor, keep: Tensor, eps: float, norm: str,
 ) -> tuple[Tensor, Tensor]:
+    """Launch the fused Triton kernel for ``h = residual + dropout(x + x_bias)``, returning ``(norm(h), h)`` (CUDA tensors)."""
     y, h, _, _ = torch.ops.dropkit.dropout_add_norm(
         x.contiguous(), x_bias, None if residual is None else residual.contiguous(), weight.contiguous(),
         bias, rng, keep, float(eps), norm == "rmsnorm",

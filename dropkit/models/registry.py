@@ -25,6 +25,7 @@ def register_model(name: str) -> Callable[[ModelBuilder], ModelBuilder]:
 
 
 def model_names() -> list[str]:
+    """Names of the built-in model families (``cfg.model`` values), sorted."""
     return sorted(_BUILDERS)
 
 

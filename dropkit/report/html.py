@@ -21,6 +21,7 @@ figcaption{font-size:.85em;color:#555}p.note{color:#666;font-style:italic}code{b
 
 
 def escape(value: Any) -> str:
+    """``value`` as text safe inside HTML (quotes escaped too)."""
     return html.escape(str(value), quote=True)
 
 

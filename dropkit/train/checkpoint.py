@@ -21,6 +21,7 @@ __all__ = ["save_checkpoint", "load_checkpoint", "list_checkpoints", "checkpoint
 
 
 def checkpoint_name(step: int) -> str:
+    """File name of the checkpoint of ``step`` (``step_00000100.safetensors``), sortable by step."""
     return f"step_{step:08d}.safetensors"
 
 

@@ -220,6 +220,7 @@ _USER_KEYS = {"dataset": _is_file_dataset, "model": _is_imported_model}
 
 
 def config_keys() -> list[str]:
+    """Every key of :class:`Config`, in field order (each is also a ``--kebab-case`` flag)."""
     return [f.name for f in dataclasses.fields(Config)]
 
 

@@ -199,6 +199,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset_names() -> list[str]:
+    """Names of the built-in presets, sorted."""
     return sorted(PRESETS)
 
 

@@ -85,6 +85,7 @@ class RunFiles:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
@@ -118,6 +119,7 @@ def truncate_metrics(path: Path, last_step: int) -> None:
 
 
 def read_summary(run_dir: Path | str) -> dict[str, Any]:
+    """The ``summary.json`` of a run folder as a dict."""
     return json.loads(RunFiles(Path(run_dir)).summary.read_text())
 
 
