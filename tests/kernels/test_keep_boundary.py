@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dropkit.functional import dropout
-from dropkit.functional.native_mask import native_keep_lanes
+from dropkit.kernels.native import native_keep_lanes
 from dropkit.kernels import counter_dropout
 from dropkit.rng import PhiloxState, keep_threshold, make_rng, random_bits16
 
