@@ -51,3 +51,43 @@ def test_module_equals_functional_with_the_same_generator(name, module, function
         dropped += int((y == 0).sum())
     assert 0 < dropped < 4 * x.numel()  # the comparison saw masks that drop something
     assert torch.equal(module(_gen(0)).eval()(x), x)
+
+
+# Module -> functional twin whose defaults it must share (names and values of the rate arguments).
+TWINS = {
+    "Dropout": "dropout", "GaussianDropout": "gaussian_dropout", "AlphaDropout": "alpha_dropout",
+    "FeatureAlphaDropout": "feature_alpha_dropout", "ChannelDropout": "channel_dropout", "Dropout1d": "dropout1d",
+    "Dropout2d": "dropout2d", "Dropout3d": "dropout3d", "DropBlock1d": "drop_block1d", "DropBlock2d": "drop_block2d",
+    "DropBlock3d": "drop_block3d", "DropPath": "drop_path", "DropPathResidual": "drop_path_residual",
+    "DropConnectLinear": "drop_connect_linear", "LockedDropout": "locked_dropout",
+    "EmbeddingDropout": "embedding_dropout", "WeightDrop": "weight_drop", "ZoneoutLSTMCell": "zoneout",
+    "ZoneoutGRUCell": "zoneout", "ZoneoutLSTM": "zoneout", "ZoneoutGRU": "zoneout",
+    "ResidualDropout": "residual_dropout", "TokenDropout": "token_dropout", "PatchDropout": "token_dropout",
+    "DropoutLinear": "dropout_linear", "DropoutAddLayerNorm": "dropout_add_layer_norm",
+    "DropoutAddRMSNorm": "dropout_add_rms_norm",
+}
+
+
+def _default(fn, name: str):
+    import inspect
+
+    return inspect.signature(fn).parameters[name].default
+
+
+@pytest.mark.parametrize("module_name", sorted(TWINS))
+def test_module_default_rate_is_its_functionals(module_name: str) -> None:
+    import dropkit.nn as dnn
+
+    cls, fn = getattr(dnn, module_name), getattr(F, TWINS[module_name])
+    assert _default(cls.__init__, "p") == _default(fn, "p"), f"{module_name} vs {fn.__name__}"
+
+
+def test_every_layer_prints_under_its_own_name() -> None:
+    import dropkit.nn as dnn
+
+    layers = [dnn.PatchDropout(0.2), dnn.TokenDropout(0.2), dnn.ZoneoutLSTM(2, 3, p=0.2), dnn.ZoneoutGRU(2, 3, p=0.2),
+              dnn.ZoneoutLSTMCell(2, 3, p=0.2), dnn.LockedDropout(0.2), dnn.DropBlock2d(0.2, 3)]
+    for layer in layers:
+        text = repr(layer)
+        assert text.startswith(type(layer).__name__ + "("), text  # PatchDropout printed as TokenDropout before
+        assert "p=0.2" in text and "zoneout_p" not in text, text  # the constructor's argument name and value

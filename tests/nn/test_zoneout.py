@@ -84,7 +84,17 @@ def test_gru_layer_shapes_and_repr() -> None:
     layer = ZoneoutGRU(3, 4, num_layers=2, p=0.1, batch_first=True)
     out, h = layer(torch.randn(2, 5, 3))
     assert out.shape == (2, 5, 4) and h.shape == (2, 2, 4)
-    assert "zoneout_p=0.1" in repr(layer)
+    assert "p=0.1" in repr(layer) and "zoneout_p" not in repr(layer)  # the constructor's names
+
+
+def test_sequence_layers_print_and_expose_their_constructor_names() -> None:
+    lstm = ZoneoutLSTM(3, 4, p=0.2, cell_p=0.5)
+    assert lstm.extra_repr() == "3, 4, p=0.2, cell_p=0.5"
+    assert (lstm.p, lstm.cell_p) == (lstm.zoneout_p, lstm.zoneout_cell_p) == (0.2, 0.5)
+    lstm.p = 0.3  # what a scheduler sets through zoneout_p, under the constructor's name
+    assert lstm.zoneout_p == 0.3
+    gru = ZoneoutGRU(3, 4, p=0.1, batch_first=True)
+    assert gru.extra_repr() == "3, 4, batch_first=True, p=0.1" and gru.p == 0.1
 
 
 def test_gradcheck_float64_pinned_generator() -> None:
