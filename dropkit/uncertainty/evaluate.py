@@ -35,12 +35,11 @@ from dropkit.uncertainty.ood import ood_detection
 from dropkit.uncertainty.scores import brier_score, nll
 from dropkit.uncertainty.shift import OODSet, add_gaussian_noise, is_image_shape, rotate_images
 
-__all__ = ["SCORE_KEYS", "Predictions", "predict", "score", "evaluate_uncertainty", "write_plots", "format_table",
+__all__ = ["Predictions", "predict", "score", "evaluate_uncertainty", "write_plots", "format_table",
            "summary_rows"]
 
 log = logging.getLogger("dropkit")
 
-SCORE_KEYS = ("accuracy", "nll", "brier", "ece", "mean_entropy")
 N_BINS = 15
 
 
