@@ -25,8 +25,9 @@ demo: $(VENV)/.runtime
 	rm -rf demo
 	$(BIN)/dropkit compare --preset mnist1d --out demo
 
+# Coverage of the package, measured in the test processes (a summary table; no threshold to fail on).
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --cov=dropkit --cov-report=term
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench_trainer.py
