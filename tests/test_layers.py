@@ -64,3 +64,13 @@ def test_importing_dropkit_does_not_import_triton() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": ""}).stdout.strip()
     assert out == "[]"
+
+
+@pytest.mark.parametrize(("library", "forbidden"), [
+    ("uncertainty", {"data", "train", "sweep", "report", "cli", "evaluation"}),  # mc_predict + metrics only
+    ("schedules", {"train", "cli", "models", "sweep"}),  # the scheduler does not read the train config
+])
+def test_libraries_do_not_read_their_pipelines(library: str, forbidden: set[str]) -> None:
+    for path in _files(library):
+        up = _imported(path) & forbidden
+        assert not up, f"{path.relative_to(ROOT)} imports {sorted(up)}"
