@@ -25,8 +25,9 @@ demo: $(VENV)/.runtime
 	rm -rf demo
 	$(BIN)/dropkit compare --preset mnist1d --out demo
 
+# Coverage of the package, measured in the test processes (a summary table; no threshold to fail on).
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15 --cov=dropkit --cov-report=term
 
 # The documentation site, offline, into site/; a warning (broken link, public name without a
 # docstring, figure that failed) is an error.

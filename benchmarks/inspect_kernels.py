@@ -5,7 +5,7 @@ Compiles every kernel of ``dropkit.kernels`` at its launch configuration for ``s
 spilled bytes, shared memory, SASS instructions per element, 32-bit high multiplies per Philox call
 (about 16-20 when one call serves 8 elements), the global load/store instructions (``.v4.b32`` is a
 128-bit access) and the number of narrow (scalar, non-rng) global accesses. See
-``dropkit/kernels/codegen.py`` for what each column means; ``bench_kernels.py`` measures speed on a GPU.
+``benchmarks/kernel_codegen.py`` for what each column means; ``bench_kernels.py`` measures speed on a GPU.
 
     .venv/bin/python benchmarks/inspect_kernels.py               # sm_90, bf16/fp16/fp32
     .venv/bin/python benchmarks/inspect_kernels.py --arch 80 --dtypes bf16 --out /tmp/a100.csv
@@ -44,7 +44,7 @@ def main() -> None:
     import triton
 
     from dropkit._io import atomic_write_text
-    from dropkit.kernels.codegen import codegen_available, compile_report, kernel_cases, report_row
+    from kernel_codegen import codegen_available, compile_report, kernel_cases, report_row
     from dropkit.train.env_info import git_sha
 
     if not codegen_available():

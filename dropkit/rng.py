@@ -71,7 +71,6 @@ BITS_PER_ELEMENT = 16
 ELEMENTS_PER_CALL = 128 // BITS_PER_ELEMENT  # 8 elements per Philox4x32 call
 _ONE = 1 << BITS_PER_ELEMENT  # 65536
 _M32 = 0xFFFFFFFF
-_M16 = 0xFFFF
 # Philox4x32 constants, as in triton/language/random.py (and Random123).
 _KEY_A = 0x9E3779B9
 _KEY_B = 0xBB67AE85

@@ -58,8 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``dropkit uncertainty``: MC dropout against a single pass on a run's test set and under shift; return the exit code."""
     from dropkit.data import load_config_dataset
-    from dropkit.uncertainty.evaluate import evaluate_uncertainty, format_table, write_plots
-    from dropkit.uncertainty.shift import default_ood, load_ood
+    from dropkit.evaluation.uncertainty import evaluate_uncertainty, format_table, write_plots
+    from dropkit.evaluation.shift import default_ood, load_ood
 
     where = "uncertainty"
     if args.samples < 1:

@@ -1,7 +1,7 @@
 """Pure dropout functions, one file per method. ``p`` is always the probability of **dropping**."""
 
 from dropkit.functional.dropout import dropout
-from dropkit.functional.native_mask import native_keep_mask
+from dropkit.kernels.native import native_keep_mask
 
 __all__ = ["dropout", "native_keep_mask"]
 

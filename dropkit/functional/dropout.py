@@ -20,16 +20,10 @@ import torch
 from torch import Tensor
 
 from dropkit._random import generator_kwargs
-from dropkit._validation import check_bool, check_choice, check_floating, check_probability, normalize_dims
-from dropkit.kernels.fused import (
-    FUSED_BACKENDS,
-    TRITON_DTYPES,
-    counter_dropout,
-    next_rng,
-    resolve_backend,
-    triton_available,
-)
-from dropkit.functional.native_mask import masked_scale
+from dropkit._validation import check_bool, check_floating, check_probability, normalize_dims
+from dropkit.kernels.backend import FUSED_BACKENDS, resolve_backend
+from dropkit.kernels.fused import counter_dropout, next_rng
+from dropkit.kernels.native import masked_scale
 from dropkit.rng import PhiloxState, keep_mask, keep_scale_traceable
 
 __all__ = ["dropout", "native_dropout", "bernoulli_keep_mask", "mask_shape", "DROPOUT_BACKENDS"]
@@ -96,7 +90,7 @@ def dropout(
 
             - ``"native"``: torch's generator, 8 or 16 random bits per element with the same quantised
               keep test and scale as the counter-based backends (see
-              :mod:`dropkit.functional.native_mask`); a boolean mask (1 byte per element) is kept for
+              :mod:`dropkit.kernels.native`); a boolean mask (1 byte per element) is kept for
               backward; the fastest on the CPU; masks depend on the device.
             - ``"portable"``: the counter-based mask of :mod:`dropkit.rng` in plain torch, any device;
               the same mask as the Triton kernels, with the keep probability quantised to
@@ -104,7 +98,8 @@ def dropout(
               :func:`dropkit.rng.quantized_keep_prob`); backward keeps a 16-byte seed, not a mask.
             - ``"triton"``: the fused Triton kernel (CUDA tensors of float16/bfloat16/float32;
               an error otherwise), same mask as ``"portable"``.
-            - ``"auto"``: ``"triton"`` for CUDA tensors of those dtypes without ``broadcast_dims``
+            - ``"auto"`` (the table of :func:`dropkit.kernels.backend.auto_backend`, shared by every
+              entry point): ``"triton"`` for CUDA tensors of those dtypes without ``broadcast_dims``
               when triton is installed; otherwise ``"portable"`` when a ``stream`` is given and
               ``"native"`` when not. On the CPU that means ``"native"``: it is several times faster
               than the portable generator in eager mode (``benchmarks/bench_dropout_cpu.py``). Inside
@@ -146,11 +141,8 @@ def dropout(
         check_floating(where, x)
     check_bool(where, "inplace", inplace)
     dims = normalize_dims(where, "broadcast_dims", broadcast_dims, x.dim()) if broadcast_dims != () else ()
-    backend = check_choice(where, "backend", backend, DROPOUT_BACKENDS)
-    if backend == "native" and stream is not None:
-        raise ValueError(f"{where}: stream needs backend 'auto', 'portable' or 'triton', got 'native'")
-    if backend != "native":
-        backend = _counter_backend(where, backend, x, dims, stream)
+    backend = resolve_backend(where, backend, x, DROPOUT_BACKENDS, stream=stream, generator=generator,
+                              shared_mask=bool(dims))
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -167,20 +159,11 @@ def native_dropout(
     """The ``"native"`` path on already validated arguments (``0 < p < 1``, normalised ``dims``).
 
     The mask comes from 8 or 16 random bits per element of torch's generator
-    (:mod:`dropkit.functional.native_mask`), several times cheaper on the CPU than ``torch.rand``; autograd
+    (:mod:`dropkit.kernels.native`), several times cheaper on the CPU than ``torch.rand``; autograd
     keeps a boolean mask, 1 byte per mask element (torch's CPU dropout keeps it in the input dtype). With
     ``inplace`` the result is written into ``x``, which is returned.
     """
     return masked_scale(x, p, mask_shape(x.shape, dims), generator, inplace=inplace)
-
-
-def _counter_backend(where: str, backend: str, x: Tensor, dims: tuple[int, ...], stream) -> str:
-    """Resolve ``"auto"`` (see :func:`dropout`) and check that an explicit counter backend can run."""
-    if backend == "auto":
-        if x.is_cuda and x.dtype in TRITON_DTYPES and not dims and triton_available():
-            return "triton"
-        return "portable" if stream is not None else "native"
-    return resolve_backend(where, backend, x, ("portable", "triton"))
 
 
 def _counter_dropout(x: Tensor, p: float, dims: tuple[int, ...], backend: str, generator, stream) -> Tensor:

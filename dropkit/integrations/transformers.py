@@ -42,7 +42,7 @@ from dropkit._validation import check_bool, check_positive_int
 from dropkit.integrations._imports import import_library
 from dropkit.integrations._schedule import ModelRates, ScheduleSpec
 from dropkit.surgery.stochastic import has_stochastic_layer
-from dropkit.uncertainty.evaluate import Predictions, score
+from dropkit.evaluation.uncertainty import Predictions, score
 from dropkit.uncertainty.mc_predict import mc_predict
 
 _tc = import_library("dropkit.integrations.transformers", "transformers.trainer_callback", package="transformers",

@@ -16,11 +16,12 @@ Backends (the ``backend`` argument):
   (8 or 16 random bits per element from torch's generator, about 4x cheaper on the CPU than the portable
   Philox words, which backward computes a second time). Backward regenerates it from the generator's
   state saved before the draw (5056 bytes per call, whatever the tensor's size;
-  :func:`dropkit.functional.native_mask.replay_masked_scale`), and the caller's generator ends where a
+  :func:`dropkit.kernels.native.replay_masked_scale`), and the caller's generator ends where a
   direct draw leaves it. Masks depend on the device, as with ``dropout(backend="native")``.
-* ``"auto"`` (default): ``"triton"`` for CUDA tensors of a supported dtype when triton imports;
-  ``"portable"`` when a ``stream`` is given, under ``torch.compile`` or ``torch.func`` transforms, and on
-  other devices; ``"native"`` for other CPU tensors, as :func:`dropkit.functional.dropout` chooses.
+* ``"auto"`` (default): the table of :func:`dropkit.kernels.backend.auto_backend`, the one every entry
+  point uses: ``"triton"`` for CUDA tensors of a supported dtype when triton imports; ``"portable"`` when
+  a ``stream`` is given, under ``torch.compile`` or ``torch.func`` transforms, and on other devices
+  (the native backend here replays a CPU generator's state); ``"native"`` for other CPU tensors.
   ``"triton"`` and ``"portable"`` give the same mask for the same ``[seed, offset]``; pass
   ``backend="portable"`` on the CPU for the GPU kernels' masks.
 
@@ -33,17 +34,14 @@ replays an explicit ``generator`` (checkpoint restores only the default ones).
 
 from __future__ import annotations
 
-import functools
-import importlib
-import os
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from dropkit._validation import check_choice, check_floating, check_probability
-from dropkit.functional.native_mask import state_after_draw
 from dropkit.kernels import portable
+from dropkit.kernels.backend import FUSED_BACKENDS, resolve_backend
+from dropkit.kernels.native import state_after_draw
 from dropkit.kernels.reference import ACTIVATIONS
 from dropkit.rng import (
     PhiloxState,
@@ -52,15 +50,9 @@ from dropkit.rng import (
     rng_snapshot,
     seed_from_generator,
     traced_keep_params,
-    traced_or_transformed,
 )
 
 __all__ = [
-    "BACKENDS",
-    "FUSED_BACKENDS",
-    "TRITON_DTYPES",
-    "triton_available",
-    "resolve_backend",
     "next_rng",
     "counter_dropout",
     "bias_act_dropout",
@@ -69,45 +61,6 @@ __all__ = [
     "dropout_add_rms_norm",
     "dropout_linear",
 ]
-
-BACKENDS = ("auto", "portable", "triton")
-FUSED_BACKENDS = ("auto", "native", "portable", "triton")
-TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
-
-
-@functools.lru_cache(maxsize=None)
-def triton_available() -> bool:
-    """True when triton imports (checked once, at the first call, never at dropkit import)."""
-    try:
-        importlib.import_module("triton")
-    except Exception:  # noqa: BLE001 - a broken triton install is "not available", like a missing one
-        return False
-    return True
-
-
-def _interpret() -> bool:
-    return os.environ.get("TRITON_INTERPRET") == "1"
-
-
-def resolve_backend(where: str, backend: str, x: Tensor, allowed: tuple[str, ...] = BACKENDS) -> str:
-    """Turn ``"auto"`` into a concrete backend for ``x`` and check an explicit choice can run."""
-    backend = check_choice(where, "backend", backend, allowed)
-    if backend == "auto":
-        if x.is_cuda and x.dtype in TRITON_DTYPES and triton_available():
-            return "triton"
-        return "portable"
-    if backend == "triton":
-        if not triton_available():
-            raise RuntimeError(f"{where}: backend 'triton' needs the triton package, which is not installed")
-        if not x.is_cuda and not _interpret():
-            raise RuntimeError(
-                f"{where}: backend 'triton' needs a CUDA tensor, got device '{x.device}' "
-                "(set TRITON_INTERPRET=1 to run the kernels on the CPU for testing)"
-            )
-        if x.dtype not in TRITON_DTYPES:
-            raise TypeError(f"{where}: backend 'triton' supports float16, bfloat16 and float32, got dtype {x.dtype}")
-    return backend
-
 
 def next_rng(x: Tensor, numel: int, generator: torch.Generator | None, stream: PhiloxState | None) -> Tensor:
     """``[seed, offset]`` on ``x.device`` for a mask of ``numel`` elements (see the module docstring)."""
@@ -152,6 +105,8 @@ def _advance(owner: torch.Generator | None, rng: Tensor, shape: torch.Size, p: f
 
 
 def _params(where, backend, p, training, x, generator, stream) -> tuple[float, Tensor, torch.Generator | None]:
+    """``(p_eff, rng, owner)``; ``owner`` is the generator whose state ``rng`` is when the native backend
+    drew a mask (pass ``native=owner is not None`` to the portable ops), else None."""
     if backend == "native":
         return _native_mask_params(where, p, training, generator)
     return (*_mask_params(where, p, training, x, x.numel(), generator, stream), None)
@@ -269,13 +224,13 @@ def bias_act_dropout(
     _check_input(where, x)
     check_choice(where, "activation", activation, ACTIVATIONS)
     _check_like(where, "bias", bias, x, (x.shape[-1],), float32_ok=True)
-    backend = _fused_backend(where, backend, x, stream, generator)
+    backend = resolve_backend(where, backend, x, FUSED_BACKENDS, stream=stream, generator=generator, replay=True)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_act_dropout
 
         return triton_bias_act_dropout(x, bias, rng, _kernel_keep(p_eff, x), activation)
-    y = portable.portable_bias_act_dropout(x, bias, p_eff, rng, activation)
+    y = portable.portable_bias_act_dropout(x, bias, p_eff, rng, activation, native=owner is not None)
     _advance(owner, rng, x.shape, p_eff)
     return y
 
@@ -317,13 +272,13 @@ def bias_dropout_add(
     if residual is None:
         raise TypeError(f"{where}: residual must be a torch.Tensor, got None")
     _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
-    backend = _fused_backend(where, backend, x, stream, generator)
+    backend = resolve_backend(where, backend, x, FUSED_BACKENDS, stream=stream, generator=generator, replay=True)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_elementwise import triton_bias_dropout_add
 
         return triton_bias_dropout_add(x, bias, residual, rng, _kernel_keep(p_eff, x))
-    y = portable.portable_bias_dropout_add(x, bias, residual, p_eff, rng)
+    y = portable.portable_bias_dropout_add(x, bias, residual, p_eff, rng, native=owner is not None)
     _advance(owner, rng, x.shape, p_eff)
     return y
 
@@ -339,14 +294,15 @@ def _dropout_add_norm(where, norm, x, residual, weight, bias, p, eps, x_bias, tr
     _check_like(where, "residual", residual, x, tuple(x.shape), float32_ok=True)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{where}: eps must be a number > 0, got {eps!r}")
-    backend = _fused_backend(where, backend, x, stream, generator)
+    backend = resolve_backend(where, backend, x, FUSED_BACKENDS, stream=stream, generator=generator, replay=True)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if backend == "triton":
         from dropkit.kernels.triton_norm import triton_dropout_add_norm
 
         keep = _kernel_keep(p_eff, x)
         return triton_dropout_add_norm(x, x_bias, residual, weight, bias, rng, keep, eps, norm)
-    out = portable.portable_dropout_add_norm(x, x_bias, residual, weight, bias, p_eff, rng, float(eps), norm)
+    out = portable.portable_dropout_add_norm(x, x_bias, residual, weight, bias, p_eff, rng, float(eps), norm,
+                                             native=owner is not None)
     _advance(owner, rng, x.shape, p_eff)
     return out
 
@@ -428,27 +384,6 @@ def dropout_add_rms_norm(
     )
 
 
-def _fused_backend(
-    where: str, backend: str, x: Tensor, stream: PhiloxState | None, generator: torch.Generator | None = None
-) -> str:
-    """:func:`resolve_backend` for the fused ops, which also have a ``"native"`` CPU backend (the ``"auto"``
-    choice for CPU tensors in eager mode, unless a stream or a generator on another device is given)."""
-    backend = check_choice(where, "backend", backend, FUSED_BACKENDS)
-    if backend == "native":
-        if stream is not None:
-            raise ValueError(f"{where}: stream needs backend 'auto', 'portable' or 'triton', got 'native'")
-        if x.device.type != "cpu":
-            raise RuntimeError(f"{where}: backend 'native' needs a CPU tensor, got device '{x.device}'")
-        if traced_or_transformed():
-            raise RuntimeError(f"{where}: backend 'native' replays the generator's state, which torch.compile and "
-                               "torch.func cannot trace; use backend 'auto' or 'portable'")
-        return backend
-    cpu_generator = generator is None or generator.device.type == "cpu"
-    if backend == "auto" and stream is None and cpu_generator and x.device.type == "cpu" and not traced_or_transformed():
-        return "native"
-    return resolve_backend(where, backend, x)
-
-
 def dropout_linear(
     x: Tensor,
     weight: Tensor,
@@ -490,7 +425,7 @@ def dropout_linear(
         raise ValueError(f"{where}: weight must have shape (out_features, {x.shape[-1]}), got {got}")
     _check_like(where, "weight", weight, x, tuple(weight.shape))
     _check_like(where, "bias", bias, x, (weight.shape[0],))
-    backend = _fused_backend(where, backend, x, stream, generator)
+    backend = resolve_backend(where, backend, x, FUSED_BACKENDS, stream=stream, generator=generator, replay=True)
     p_eff, rng, owner = _params(where, backend, p, training, x, generator, stream)
     if p_eff == 0.0:
         # Evaluation or p = 0: a plain Linear, with nothing to regenerate. (Under torch.compile the
@@ -506,6 +441,6 @@ def dropout_linear(
             return triton_dropout(t, r, keep)
 
         return portable.portable_dropout_linear(x, weight, bias, p_eff, rng, drop)
-    y = portable.portable_dropout_linear(x, weight, bias, p_eff, rng)
+    y = portable.portable_dropout_linear(x, weight, bias, p_eff, rng, native=owner is not None)
     _advance(owner, rng, x.shape, p_eff)
     return y

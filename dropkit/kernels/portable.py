@@ -29,7 +29,7 @@ from dropkit.kernels.reference import (
     reference_dropout,
     reference_dropout_add_norm,
 )
-from dropkit.functional.native_mask import replay_masked_scale
+from dropkit.kernels.native import replay_masked_scale
 from dropkit.rng import apply_keep_mask, keep_mask, rng_snapshot, traced_or_transformed
 
 __all__ = [
@@ -41,10 +41,11 @@ __all__ = [
 ]
 
 
-def _drop(v: Tensor, p: float, rng: Tensor) -> Tensor:
-    """The mask of ``rng`` applied to ``v``: Philox words of ``[seed, offset]`` (int64), or the native mask
-    replayed from a CPU generator state (uint8, the ``"native"`` backend of :mod:`dropkit.kernels.fused`)."""
-    if rng.dtype == torch.uint8:
+def _drop(v: Tensor, p: float, rng: Tensor, native: bool = False) -> Tensor:
+    """The mask of ``rng`` applied to ``v``: the Philox mask of ``rng = [seed, offset]``, or with ``native``
+    the native mask replayed from ``rng``, a CPU generator's state (the ``"native"`` backend of
+    :mod:`dropkit.kernels.fused`). The caller says which; the tensor's dtype is not a type tag."""
+    if native:
         return replay_masked_scale(v, p, rng)
     return apply_keep_mask(v, rng, p)
 
@@ -69,19 +70,19 @@ class _Dropout(torch.autograd.Function):
 
 class _BiasActDropout(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str) -> Tensor:
-        ctx.p, ctx.act, ctx.has_bias = p, act, bias is not None
+    def forward(ctx, x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str, native: bool) -> Tensor:
+        ctx.p, ctx.act, ctx.has_bias, ctx.native = p, act, bias is not None, native
         ctx.save_for_backward(x, bias, rng)
         v = x.to(compute_dtype(x.dtype))
         if bias is not None:
             v = v + bias.to(v.dtype)
-        return _drop(activation(v, act), p, rng).to(x.dtype)
+        return _drop(activation(v, act), p, rng, native).to(x.dtype)
 
     @staticmethod
     def backward(ctx, dy: Tensor):
         x, bias, rng = ctx.saved_tensors
         cd = compute_dtype(x.dtype)
-        g = _drop(dy.to(cd), ctx.p, rng)
+        g = _drop(dy.to(cd), ctx.p, rng, ctx.native)
         if ctx.act != "none":
             with torch.enable_grad():
                 v = x.to(cd).detach()
@@ -91,43 +92,43 @@ class _BiasActDropout(torch.autograd.Function):
                 (g,) = torch.autograd.grad(activation(v, ctx.act), v, g)
         dx = g.to(x.dtype)
         dbias = _sum_rows(g, bias) if ctx.has_bias and ctx.needs_input_grad[1] else None
-        return dx, dbias, None, None, None
+        return dx, dbias, None, None, None, None
 
 
 class _BiasDropoutAdd(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
-        ctx.p, ctx.has_bias, ctx.x_dtype = p, bias is not None, x.dtype
+    def forward(ctx, x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor, native: bool) -> Tensor:
+        ctx.p, ctx.has_bias, ctx.x_dtype, ctx.native = p, bias is not None, x.dtype, native
         ctx.bias_dtype = None if bias is None else bias.dtype
         ctx.save_for_backward(rng)
         v = x.to(compute_dtype(x.dtype))
         if bias is not None:
             v = v + bias.to(v.dtype)
-        return (residual.to(v.dtype) + _drop(v, p, rng)).to(residual.dtype)
+        return (residual.to(v.dtype) + _drop(v, p, rng, native)).to(residual.dtype)
 
     @staticmethod
     def backward(ctx, dy: Tensor):
         (rng,) = ctx.saved_tensors
-        g = _drop(dy.to(compute_dtype(dy.dtype)), ctx.p, rng)
+        g = _drop(dy.to(compute_dtype(dy.dtype)), ctx.p, rng, ctx.native)
         dbias = None
         if ctx.has_bias and ctx.needs_input_grad[1]:
             dbias = g.reshape(-1, g.shape[-1]).sum(0).to(ctx.bias_dtype)
-        return g.to(ctx.x_dtype), dbias, dy, None, None
+        return g.to(ctx.x_dtype), dbias, dy, None, None, None
 
 
 class _DropoutAddNorm(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, x_bias, residual, weight, bias, p, rng, eps, norm):
+    def forward(ctx, x, x_bias, residual, weight, bias, p, rng, eps, norm, native):
         cd = compute_dtype(x.dtype)
         v = x.to(cd)
         if x_bias is not None:
             v = v + x_bias.to(cd)
-        h = _drop(v, p, rng)
+        h = _drop(v, p, rng, native)
         if residual is not None:
             h = h + residual.to(cd)
         h_out = h.to(x.dtype if residual is None else residual.dtype)
         y = _norm(h, weight, bias, eps, norm)
-        ctx.p, ctx.eps, ctx.norm, ctx.x_dtype = p, eps, norm, x.dtype
+        ctx.p, ctx.eps, ctx.norm, ctx.x_dtype, ctx.native = p, eps, norm, x.dtype, native
         ctx.has = (x_bias is not None, residual is not None, bias is not None)
         ctx.save_for_backward(h_out, weight, bias, x_bias, rng)
         return y.to(x.dtype), h_out
@@ -146,14 +147,14 @@ class _DropoutAddNorm(torch.autograd.Function):
         dh = grads[0]
         if dh_out is not None:
             dh = dh + dh_out.to(cd)
-        g = _drop(dh, ctx.p, rng)
+        g = _drop(dh, ctx.p, rng, ctx.native)
         has_xb, has_res, has_b = ctx.has
         dx = g.to(ctx.x_dtype)
         dxb = _sum_rows(g, x_bias) if has_xb else None
         dres = dh.to(h.dtype) if has_res else None
         dw = grads[1].to(weight.dtype)
         db = grads[2].to(bias.dtype) if has_b else None
-        return dx, dxb, dres, dw, db, None, None, None, None
+        return dx, dxb, dres, dw, db, None, None, None, None, None
 
 
 def _norm(h: Tensor, weight: Tensor, bias: Tensor | None, eps: float, norm: str) -> Tensor:
@@ -229,30 +230,51 @@ def portable_dropout(x: Tensor, p: float, rng: Tensor) -> Tensor:
     return _Dropout.apply(x, p, rng)
 
 
-def portable_bias_act_dropout(x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str) -> Tensor:
+# ``native=True``: ``rng`` is a CPU generator's state and the native mask is replayed from it (the fused
+# ops' "native" backend, never traced: see dropkit.kernels.backend), else ``rng = [seed, offset]``.
+
+
+def portable_bias_act_dropout(
+    x: Tensor, bias: Tensor | None, p: float, rng: Tensor, act: str, *, native: bool = False
+) -> Tensor:
     """``dropout(act(x + bias))`` with the Triton kernel's counter-based mask, in plain PyTorch ops."""
     if _compiling():
+        assert not native, "the native backend is never traced (dropkit.kernels.backend)"
         return reference_bias_act_dropout(x, bias, p, rng, act, keep=_recomputed_keep(rng, x, p))
-    return _BiasActDropout.apply(x, bias, p, rng, act)
+    return _BiasActDropout.apply(x, bias, p, rng, act, native)
 
 
-def portable_bias_dropout_add(x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor) -> Tensor:
+def portable_bias_dropout_add(
+    x: Tensor, bias: Tensor | None, residual: Tensor, p: float, rng: Tensor, *, native: bool = False
+) -> Tensor:
     """``residual + dropout(x + bias)`` with the Triton kernel's counter-based mask, in plain PyTorch ops."""
     if _compiling():
+        assert not native, "the native backend is never traced (dropkit.kernels.backend)"
         return reference_bias_dropout_add(x, bias, residual, p, rng, keep=_recomputed_keep(rng, x, p))
-    return _BiasDropoutAdd.apply(x, bias, residual, p, rng)
+    return _BiasDropoutAdd.apply(x, bias, residual, p, rng, native)
 
 
-def portable_dropout_add_norm(x, x_bias, residual, weight, bias, p, rng, eps, norm) -> tuple[Tensor, Tensor]:
+def portable_dropout_add_norm(
+    x, x_bias, residual, weight, bias, p, rng, eps, norm, *, native: bool = False
+) -> tuple[Tensor, Tensor]:
     """``h = residual + dropout(x + x_bias)``; returns ``(norm(h), h)`` (LayerNorm or RMSNorm) with the Triton kernel's mask, in plain PyTorch ops."""
     if _compiling():
+        assert not native, "the native backend is never traced (dropkit.kernels.backend)"
         return reference_dropout_add_norm(x, residual, weight, bias, p, rng, eps=eps, norm=norm, x_bias=x_bias,
                                           keep=_recomputed_keep(rng, x, p))
-    return _DropoutAddNorm.apply(x, x_bias, residual, weight, bias, p, rng, eps, norm)
+    return _DropoutAddNorm.apply(x, x_bias, residual, weight, bias, p, rng, eps, norm, native)
 
 
-def portable_dropout_linear(x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor, dropout_fn=None):
+def portable_dropout_linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None, p: float, rng: Tensor, dropout_fn=None, *, native: bool = False
+):
     """``linear(dropout(x), weight, bias)`` keeping only ``x`` and the seed for backward (the dropped input is regenerated)."""
+    if native:
+        assert dropout_fn is None and not _compiling(), "the native backend is never traced (dropkit.kernels.backend)"
+
+        def dropout_fn(t: Tensor, r: Tensor) -> Tensor:
+            return replay_masked_scale(t, p, r)
+
     if dropout_fn is None and torch.compiler.is_compiling():  # the dropped input is recomputed: only x is kept
         dropped = checkpoint(reference_dropout, x, p, rng_snapshot(rng), use_reentrant=False)
         return F.linear(dropped, weight, bias)

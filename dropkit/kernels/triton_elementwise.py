@@ -96,7 +96,7 @@ def _block_keep_halves(rng_ptr, pid, threshold, BLOCK: tl.constexpr):
 
     For 32-bit data a tile row of 8 elements is two 128-bit accesses, and Triton spreads a ``(., 8)``
     row over two threads that would each compute the row's Philox call; with ``(., 4)`` halves one
-    thread holds the whole row and makes the call once (``dropkit.kernels.codegen`` counts it).
+    thread holds the whole row and makes the call once (``benchmarks/kernel_codegen.py`` counts it).
     """
     calls, r0, r1, r2, r3 = _block_calls(rng_ptr, pid, BLOCK)
     lanes = tl.arange(0, 4)
@@ -323,7 +323,7 @@ def _bias_act_dropout_bwd_kernel(
 # Launcher. BLOCK = 2048 elements (256 Philox calls) per program, 8 warps: the size the Triton
 # tutorial and Inductor use for memory-bound element-wise work; it was not tuned on a GPU here
 # (no GPU was available when this was written), so benchmarks/bench_kernels.py is the place to
-# revisit it. dropkit.kernels.codegen compiles the kernels at this configuration for sm_90 without a
+# revisit it. benchmarks/kernel_codegen.py compiles the kernels at this configuration for sm_90 without a
 # GPU (registers, spills, vector widths, instructions per element). The interpreter
 # (TRITON_INTERPRET=1) gets 64 to keep CPU test runs short.
 GPU_BLOCK = 2048

@@ -177,7 +177,7 @@ def _num_warps(n_cols: int) -> int:
 # `variant`) so the first GPU run can choose. Prefetching stays off by default because, compiled for
 # sm_90 by Triton 3.6 (the GPU image's version), 2 stages take the bf16 LayerNorm backward from 128 to
 # 140 registers, so only one 8-warp program fits an SM instead of two (Triton 3.9: 128 either way);
-# see dropkit.kernels.codegen.
+# see benchmarks/kernel_codegen.py.
 BWD_PROGRAMS_PER_SM = 2
 BWD_STAGES = 1
 

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from dropkit._validation import check_bool, check_choice, check_dims_type, check_probability, normalize_dims
 from dropkit._validation import check_floating
 from dropkit.functional.dropout import DROPOUT_BACKENDS, dropout, native_dropout
+from dropkit.kernels.backend import auto_backend
 from dropkit.rng import PhiloxState
 
 __all__ = ["Dropout"]
@@ -108,10 +109,13 @@ class Dropout(nn.Module):
         return y
 
     def _native_ok(self, x: Tensor) -> bool:
-        """True when ``dropout(..., backend=self.backend)`` would take the native path for ``x``."""
-        if self.stream is not None or not x.is_floating_point():
-            return False
-        return self.backend == "native" or (self.backend == "auto" and not x.is_cuda)
+        """True when ``dropout(..., backend=self.backend)`` would take the native path for ``x`` (the
+        resolver's table, without its argument checks, which ``__init__`` made)."""
+        if not x.is_floating_point():
+            return False  # dropout() raises the error
+        if self.backend == "auto":
+            return auto_backend(x, stream=self.stream, shared_mask=bool(self.broadcast_dims)) == "native"
+        return self.backend == "native"
 
     def _dims(self, ndim: int) -> tuple[int, ...]:
         if not self.broadcast_dims:

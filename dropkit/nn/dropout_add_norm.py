@@ -25,13 +25,8 @@ from torch import Tensor, nn
 
 from dropkit._validation import check_bool, check_choice, check_positive, check_positive_int, check_probability
 from dropkit.functional.dropout import dropout
-from dropkit.kernels.fused import (
-    FUSED_BACKENDS,
-    TRITON_DTYPES,
-    dropout_add_layer_norm,
-    dropout_add_rms_norm,
-    triton_available,
-)
+from dropkit.kernels.backend import FUSED_BACKENDS, auto_backend
+from dropkit.kernels.fused import dropout_add_layer_norm, dropout_add_rms_norm
 from dropkit.rng import PhiloxState
 
 __all__ = ["DropoutAddLayerNorm", "DropoutAddRMSNorm"]
@@ -81,9 +76,7 @@ class _DropoutAddNorm(nn.Module):
             return self.backend
         if self.stream is not None:
             return "auto"  # the fused op's own choice among the counter-based backends
-        if x.is_cuda and x.dtype in TRITON_DTYPES and triton_available():
-            return "triton"
-        return "native"
+        return auto_backend(x)  # the native path here is functional.dropout's: traceable, any device
 
     def _weight(self, x: Tensor) -> Tensor:
         if self.weight is not None:

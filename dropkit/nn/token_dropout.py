@@ -67,5 +67,11 @@ class TokenDropout(nn.Module):
         return f"p={self.p:g}, num_prefix_tokens={self.num_prefix_tokens}, ordered={self.ordered}"
 
 
-PatchDropout = TokenDropout
-"""timm's name for :class:`TokenDropout`."""
+class PatchDropout(TokenDropout):
+    """timm's name for :class:`TokenDropout` (the same layer; it prints under the name it was built with).
+
+    Example:
+        >>> from dropkit.nn import PatchDropout
+        >>> PatchDropout(0.5, num_prefix_tokens=1)
+        PatchDropout(p=0.5, num_prefix_tokens=1, ordered=False)
+    """

@@ -44,7 +44,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from dropkit._validation import check_positive_int, check_probability
 from dropkit.functional.locked_dropout import locked_dropout, sequence_keep_mask
-from dropkit.functional.zoneout import zoneout_mask
+from dropkit.functional.zoneout import zoneout, zoneout_mask
 from dropkit.nn.weight_drop import apply_weight_drop
 
 __all__ = ["VariationalLSTM", "VariationalGRU"]
@@ -382,10 +382,8 @@ class _VariationalRNN(nn.Module):
         return h, c, h_new
 
     def _zone(self, prev: Tensor, new: Tensor, p: float, n: int, order: Tensor | None, batch: int, ref: Tensor) -> Tensor:
-        if p == 0.0:
-            return new
-        if not self.training:
-            return torch.lerp(new, prev, p)
+        if p == 0.0 or not self.training:  # the functional's eval expectation, not a second copy of it
+            return zoneout(prev, new, p, training=False)
         keep_prev = zoneout_mask((batch, self.hidden_size), p, like=ref, generator=self.generator)
         if order is not None:
             keep_prev = keep_prev[order]

@@ -148,6 +148,15 @@ class ZoneoutLSTM(VariationalLSTM):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, p: float = 0.1, cell_p: float | None = None, **kwargs: Any) -> None:
         super().__init__(input_size, hidden_size, num_layers, zoneout_p=p, zoneout_cell_p=cell_p, **kwargs)
 
+    # The constructor's names for the rates, as on ZoneoutLSTMCell: ``p`` is ``zoneout_p`` (the attribute a
+    # scheduler sets and the state the layer reads), ``cell_p`` is ``zoneout_cell_p``.
+    p = property(lambda self: self.zoneout_p, lambda self, v: setattr(self, "zoneout_p", v), doc="zoneout rate of h")
+    cell_p = property(lambda self: self.zoneout_cell_p, lambda self, v: setattr(self, "zoneout_cell_p", v),
+                      doc="zoneout rate of c")
+
+    def extra_repr(self) -> str:
+        return _renamed_repr(super().extra_repr(), {"zoneout_p": "p", "zoneout_cell_p": "cell_p"})
+
 
 class ZoneoutGRU(VariationalGRU):
     """A multi-layer GRU with zoneout over whole sequences; ``p`` is the **keep-previous** rate of ``h``.
@@ -172,3 +181,17 @@ class ZoneoutGRU(VariationalGRU):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, p: float = 0.1, **kwargs: Any) -> None:
         super().__init__(input_size, hidden_size, num_layers, zoneout_p=p, **kwargs)
+
+    p = property(lambda self: self.zoneout_p, lambda self, v: setattr(self, "zoneout_p", v), doc="zoneout rate of h")
+
+    def extra_repr(self) -> str:
+        return _renamed_repr(super().extra_repr(), {"zoneout_p": "p"})
+
+
+def _renamed_repr(text: str, names: dict[str, str]) -> str:
+    """``extra_repr`` of the parent with its argument names replaced by this class's (``zoneout_p=`` -> ``p=``)."""
+    parts = []
+    for part in text.split(", "):
+        key, sep, value = part.partition("=")
+        parts.append(f"{names.get(key, key)}{sep}{value}")
+    return ", ".join(parts)

@@ -17,9 +17,7 @@ import yaml
 
 from dropkit.train.run_dir import RunFiles, read_metrics
 
-__all__ = ["RunRecord", "ReportSource", "detect_kind", "load_source", "KINDS"]
-
-KINDS = ("run", "compare", "sweep")
+__all__ = ["RunRecord", "ReportSource", "detect_kind", "load_source"]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dropkit.schedules.rates import (
     make_schedule,
     resolve_cutoff,
 )
-from dropkit.schedules.scheduler import DropoutScheduler, build_dropout_scheduler, is_dropout_module
+from dropkit.schedules.scheduler import DropoutScheduler, is_dropout_module
 
 __all__ = [
     "SCHEDULE_NAMES",
@@ -25,6 +25,5 @@ __all__ = [
     "make_schedule",
     "drop_path_rates",
     "DropoutScheduler",
-    "build_dropout_scheduler",
     "is_dropout_module",
 ]

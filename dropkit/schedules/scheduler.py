@@ -15,25 +15,25 @@ from collections.abc import Callable, Sequence
 
 from torch import nn
 
-from dropkit._validation import check_choice, check_positive_int, check_probability
-from dropkit.schedules.rates import SCHEDULE_NAMES, make_schedule
+from dropkit._validation import check_positive_int, check_probability
+from dropkit.surgery.stochastic import is_dropout, rate_attributes
 
-__all__ = ["DropoutScheduler", "build_dropout_scheduler", "is_dropout_module"]
+__all__ = ["DropoutScheduler", "is_dropout_module"]
 
 
 def is_dropout_module(name: str, module: nn.Module) -> bool:
-    """Default selection: torch's ``nn.Dropout*`` layers and every ``dropkit`` layer.
+    """Default selection: :func:`dropkit.surgery.is_dropout`, the one definition of a dropout module (torch's
+    ``nn.Dropout*``, dropkit's layers, timm's / torchvision's DropPath, ... holding a float rate).
 
     ``name`` is the module's qualified name in the model (unused here; custom selectors may use it).
-    Only modules that also hold a float rate attribute are scheduled.
+
+    Example:
+        >>> from torch import nn
+        >>> is_dropout_module("0", nn.Dropout(0.0)), is_dropout_module("1", nn.Linear(2, 2))
+        (True, False)
     """
     del name
-    if isinstance(module, nn.modules.dropout._DropoutNd):
-        return True
-    return type(module).__module__.startswith("dropkit.") and not isinstance(module, (nn.Sequential, nn.ModuleList))
-
-
-_DEFAULT_ATTRS = ("p", "attn_p")
+    return is_dropout(module)
 
 
 @dataclasses.dataclass
@@ -56,9 +56,10 @@ class DropoutScheduler:
         select: ``(name, module) -> bool`` choosing the modules (default: :func:`is_dropout_module`).
         relative: see ``schedule`` (default: False).
         attrs: attribute names holding a rate; a selected module is updated on each of them that it
-            holds as a float (default: None: ``"p"``, ``"attn_p"`` and the names a module declares in
-            ``stochastic_rate_attributes``, e.g. ``input_p``, ``recurrent_p`` and ``zoneout_p`` of
-            :class:`~dropkit.nn.VariationalLSTM`).
+            holds as a float (default: None: the module's own rate attributes,
+            :func:`dropkit.surgery.rate_attributes`: the names it declares in ``stochastic_rate_attributes``,
+            e.g. ``attn_p`` of :class:`~dropkit.nn.MultiHeadSelfAttention` or ``input_p``, ``recurrent_p``
+            and ``zoneout_p`` of :class:`~dropkit.nn.VariationalLSTM`, else ``p``, ``drop_prob``, ...).
         log: optional ``log(step, rate)`` called at every :meth:`step` (default: None).
 
     Note:
@@ -79,9 +80,10 @@ class DropoutScheduler:
         schedules with few values (``"early"`` / ``"late"``: two) or update the rate every N steps.
 
     Attributes:
-        rate: the rate in effect after the last :meth:`step`, None before the first: the common
-            rate when ``relative=False``; with ``relative=True`` the mean over the attributes whose
-            base rate is > 0 (layers built without dropout stay at 0 and are not averaged in).
+        rate: the rate in effect after the last :meth:`step`, None before the first: the mean over the
+            scheduled attributes whose rate is > 0 (:func:`dropkit.surgery.mean_dropout_rate`): the common
+            rate when ``relative=False``; with ``relative=True`` layers built without dropout stay at 0
+            and are not averaged in.
         history: ``[(step, rate), ...]``, one entry per :meth:`step`.
         names: the scheduled ``"<module>.<attr>"`` names.
 
@@ -123,9 +125,7 @@ class DropoutScheduler:
         for name, module in model.named_modules():
             if not select(name, module):
                 continue
-            names = tuple(attrs) if not declared else _DEFAULT_ATTRS + tuple(
-                a for a in getattr(module, "stochastic_rate_attributes", ()) if a not in _DEFAULT_ATTRS
-            )
+            names = tuple(attrs) if not declared else rate_attributes(module)
             for attr in names:
                 value = getattr(module, attr, None)
                 if isinstance(value, float):
@@ -133,7 +133,7 @@ class DropoutScheduler:
         if not self.targets:
             raise ValueError(
                 f"{where}: select must match at least one module holding a float rate in "
-                f"{tuple(attrs) if not declared else 'p, attn_p or its stochastic_rate_attributes'}, "
+                f"{tuple(attrs) if not declared else 'its rate attributes (p, drop_prob, ... or its stochastic_rate_attributes)'}, "
                 f"got none in {type(model).__name__}"
             )
         self.rate: float | None = None
@@ -155,8 +155,10 @@ class DropoutScheduler:
         value = check_probability(where, "schedule(step)" if not self.relative else "schedule factor", self.schedule(step))
         for t in self.targets:
             setattr(t.module, t.attr, t.base * value if self.relative else value)
-        active = [t for t in self.targets if t.base > 0] if self.relative else self.targets
-        rate = sum(float(getattr(t.module, t.attr)) for t in active) / len(active) if active else 0.0
+        # The mean of the rates in effect that are > 0, as dropkit.surgery.mean_dropout_rate reads a model
+        # (the same number: relative targets built at 0 stay at 0, absolute ones all hold the value).
+        active = [r for r in (float(getattr(t.module, t.attr)) for t in self.targets) if r > 0]
+        rate = sum(active) / len(active) if active else 0.0
         self.rate = rate
         self.history.append((step, rate))
         if self.log is not None:
@@ -165,51 +167,3 @@ class DropoutScheduler:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(schedule={self.schedule!r}, relative={self.relative}, targets={len(self.targets)})"
-
-
-def build_dropout_scheduler(cfg: object, model: nn.Module, *, total_steps: int | None = None) -> DropoutScheduler | None:
-    """The scheduler the run config asks for, or None for ``p_schedule = "constant"``.
-
-    The schedule shapes a factor in ``[0, 1]`` (peak 1) that multiplies every dropout rate the
-    model was built with (``relative=True``): with ``p = 0.5`` and ``p_schedule = "early"`` the
-    hidden layers drop at 0.5 until ``p_schedule_cutoff`` and at 0 afterwards, and a transformer's
-    ``attn_p``, residual and depth-wise DropPath rates follow the same shape.
-
-    Reads ``cfg.p_schedule`` (``constant | linear | early | late | curriculum``),
-    ``cfg.p_schedule_start`` (linear: factor at step 0), ``cfg.p_schedule_cutoff`` (early / late:
-    switching step; linear: end of the ramp; a number in (0, 1) is a fraction of the run),
-    ``cfg.p_schedule_linear`` (early: decrease linearly to 0) and ``cfg.p_schedule_gamma``
-    (curriculum), plus ``cfg.steps`` for the run's length.
-
-    Args:
-        cfg: a :class:`~dropkit.train.config.Config` (or any object with those attributes).
-        model: the built model.
-        total_steps: the run's length in steps; required when the run is set by ``epochs``
-            (default: ``cfg.steps``).
-
-    Returns:
-        A :class:`DropoutScheduler` whose ``step(step)`` (0-based) sets the rates and returns the
-        rate in effect (the mean over the layers built with a rate > 0), or None when nothing
-        changes over time.
-    """
-    where = "build_dropout_scheduler"
-    name = check_choice(where, "p_schedule", getattr(cfg, "p_schedule", "constant"), SCHEDULE_NAMES)
-    if name == "constant":
-        return None
-    if total_steps is None:
-        total_steps = getattr(cfg, "steps", None)
-        if total_steps is None:
-            raise ValueError(
-                f"{where}: total_steps must be given when the run is set by epochs (cfg.steps is None), got None"
-            )
-    total_steps = check_positive_int(where, "total_steps", total_steps)
-    schedule = make_schedule(
-        name,
-        1.0,
-        total_steps=total_steps,
-        start_p=check_probability(where, "p_schedule_start", getattr(cfg, "p_schedule_start", 0.0)),
-        cutoff=getattr(cfg, "p_schedule_cutoff", None),
-        linear=bool(getattr(cfg, "p_schedule_linear", False)),
-        gamma=getattr(cfg, "p_schedule_gamma", None),
-    )
-    return DropoutScheduler(model, schedule, relative=True)

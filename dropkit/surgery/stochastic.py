@@ -26,6 +26,10 @@ from torch import nn
 
 __all__ = [
     "RATE_ATTRIBUTES",
+    "rate_attributes",
+    "is_dropout",
+    "dropout_modules",
+    "mean_dropout_rate",
     "declared_rates",
     "register_stochastic",
     "is_stochastic",
@@ -201,6 +205,75 @@ def is_regulariser(module: nn.Module) -> bool:
     ):
         return True
     return any(isinstance(getattr(module, a, None), float) for a in _FUNCTIONAL_RATE_ATTRIBUTES)
+
+
+def rate_attributes(module: nn.Module) -> tuple[str, ...]:
+    """The names of the attributes that hold ``module``'s drop rates as floats, in lookup order.
+
+    The names its class declares in ``stochastic_rate_attributes`` (those holding a float), else the first
+    of :data:`RATE_ATTRIBUTES` that holds a float: the attributes :func:`get_rate` reads, a
+    :class:`~dropkit.schedules.DropoutScheduler` sets and the trainer logs.
+
+    Example:
+        >>> from torch import nn
+        >>> from dropkit.nn import MultiHeadSelfAttention
+        >>> rate_attributes(nn.Dropout(0.1)), rate_attributes(MultiHeadSelfAttention(8, 2, attn_p=0.1))
+        (('p',), ('attn_p',))
+    """
+    names = getattr(type(module), "stochastic_rate_attributes", None)
+    if names:
+        return tuple(n for n in names if isinstance(getattr(module, n, None), float))
+    for name in RATE_ATTRIBUTES:
+        if isinstance(getattr(module, name, None), float):
+            return (name,)
+    return ()
+
+
+def dropout_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every dropout module in ``model``: the one definition dropkit uses for "the model's dropout".
+
+    A dropout module is a regulariser (:func:`is_regulariser`: torch's ``nn.Dropout*``, dropkit's layers,
+    timm's and torchvision's DropPath / StochasticDepth, registered classes, ...) that holds its rate(s)
+    as float attributes (:func:`rate_attributes`), whatever the rate's value (0 included, so that a
+    schedule can raise it). Containers are never dropout modules.
+
+    Example:
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.0), nn.ReLU(), nn.Dropout(0.3))
+        >>> [name for name, _ in dropout_modules(net)]
+        ['1', '3']
+    """
+    return [(name, m) for name, m in model.named_modules() if is_dropout(m)]
+
+
+def is_dropout(module: nn.Module) -> bool:
+    """True when ``module`` is a dropout module (see :func:`dropout_modules`), whatever its current rate.
+
+    Example:
+        >>> from torch import nn
+        >>> is_dropout(nn.Dropout(0.0)), is_dropout(nn.Linear(2, 2)), is_dropout(nn.Sequential(nn.Dropout()))
+        (True, False, False)
+    """
+    if isinstance(module, (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+        return False
+    return is_regulariser(module) and bool(rate_attributes(module))
+
+
+def mean_dropout_rate(model: nn.Module) -> float:
+    """The mean over the rate attributes of ``model``'s dropout modules that are > 0 (0.0 when none).
+
+    This is the ``p`` a run logs, with or without a :class:`~dropkit.schedules.DropoutScheduler` (whose
+    ``rate`` is the same mean): layers built without dropout (a first DropPath at depth 0, a rate left at
+    0) do not pull it down, and every kind of rate counts (a transformer's ``attn_p`` as its ``p``).
+
+    Example:
+        >>> from torch import nn
+        >>> mean_dropout_rate(nn.Sequential(nn.Dropout(0.0), nn.Dropout(0.25), nn.Dropout(0.75)))
+        0.5
+    """
+    rates = [float(getattr(m, a)) for _, m in dropout_modules(model) for a in rate_attributes(m)]
+    active = [r for r in rates if r > 0]
+    return sum(active) / len(active) if active else 0.0
 
 
 def is_normalization(module: nn.Module) -> bool:

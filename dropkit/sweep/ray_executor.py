@@ -18,18 +18,9 @@ from typing import Any
 
 from dropkit.sweep.trial import Trial, run_trial
 
-__all__ = ["run_ray", "ray_version"]
+__all__ = ["run_ray"]
 
 log = logging.getLogger("dropkit.sweep")
-
-
-def ray_version() -> str | None:
-    """The installed Ray version, or None when Ray is not installed."""
-    try:
-        import ray
-    except ImportError:
-        return None
-    return str(ray.__version__)
 
 
 def _import_ray() -> Any:

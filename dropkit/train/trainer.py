@@ -23,10 +23,11 @@ from torch import Tensor, nn
 from dropkit._io import atomic_path, remove_stale_temps
 from dropkit.data import ArrayDataset, data_record, load_config_dataset
 from dropkit.models import build_model
-from dropkit.schedules import build_dropout_scheduler
+from dropkit.surgery.stochastic import dropout_modules, mean_dropout_rate
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
 from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
 from dropkit.train.config import Config, save_config
+from dropkit.train.dropout_schedule import build_dropout_scheduler
 from dropkit.train.distributed import DistContext, current_context
 from dropkit.train.env_info import environment
 from dropkit.train.run_dir import (
@@ -77,13 +78,8 @@ def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> Tensor:
 
 
 def dropout_layers(model: nn.Module) -> list[nn.Module]:
-    """Modules that carry a float dropout rate ``p`` (dropkit's and torch's dropout layers)."""
-    out = []
-    for m in model.modules():
-        p = getattr(m, "p", None)
-        if isinstance(p, float) and not isinstance(m, (nn.Sequential, nn.ModuleList)):
-            out.append(m)
-    return out
+    """The model's dropout modules (:func:`dropkit.surgery.dropout_modules`, the one definition)."""
+    return [m for _, m in dropout_modules(model)]
 
 
 @torch.inference_mode()
@@ -259,9 +255,8 @@ def train_run(
             on_eval(row)
         return row
 
-    def nominal_rate() -> float:
-        rates = [float(m.p) for m in layers]  # type: ignore[arg-type]
-        return sum(rates) / len(rates) if rates else 0.0
+    def nominal_rate() -> float:  # what a scheduler's rate would be: dropkit.surgery.mean_dropout_rate
+        return mean_dropout_rate(model)
 
     def save(at_step: int) -> None:
         if not dist.is_main:

@@ -372,7 +372,7 @@ def mc_predict(
                              f"got shape {tuple(out.shape)}")
         return out.reshape(k, n, *out.shape[1:])
 
-    with torch.no_grad(), mc_mode(model), _seeded(seed if not consistent_masks else None, x.device):
+    with torch.no_grad(), mc_mode(model), _seeded(seed, x.device):
         rest: list[nn.Module] = [model]
         h: Any = x
         if reuse_prefix:

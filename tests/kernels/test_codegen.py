@@ -4,7 +4,8 @@ accesses on contiguous tensors, one Philox call per 8 elements.
 These are structural properties of the generated code, not timings: a change that breaks the
 vectorisation of a load, spills registers to local memory or recomputes the random numbers per
 element fails here, on a machine without a GPU. ``benchmarks/inspect_kernels.py`` compiles the
-kernels with the ptxas in the Triton wheel, in a process without ``TRITON_INTERPRET``.
+kernels with the ptxas in the Triton wheel (``benchmarks/kernel_codegen.py``: a report tool, not part of
+the package), in a process without ``TRITON_INTERPRET``.
 """
 
 from __future__ import annotations
@@ -25,15 +26,13 @@ pytestmark = pytest.mark.xdist_group("codegen")
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, str]]:
     pytest.importorskip("triton")
-    from dropkit.kernels.codegen import codegen_available
-
-    if not codegen_available():
-        pytest.skip("triton's NVIDIA tools (ptxas, cuobjdump) are not installed")
     out = tmp_path_factory.mktemp("codegen") / "codegen.csv"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "inspect_kernels.py"), "--dtypes", "bf16,fp32", "--out", str(out)],
         cwd=ROOT, env={**os.environ, "TRITON_INTERPRET": "1"}, capture_output=True, text=True, timeout=600,
     )
+    if proc.returncode != 0 and "(ptxas, cuobjdump) are not available" in proc.stderr:
+        pytest.skip("triton's NVIDIA tools (ptxas, cuobjdump) are not installed")
     assert proc.returncode == 0, proc.stderr[-3000:]
     with out.open() as f:
         return {(r["name"], r["dtype"]): r for r in csv.DictReader(f)}

@@ -9,11 +9,15 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from dropkit.functional import locked_dropout
 from dropkit.nn import LockedDropout
 
 
 def test_module_matches_functional_and_shares_mask_over_time() -> None:
     layer = LockedDropout(0.5, batch_first=True, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(3, 9, 8)
+    y = layer(x)
+    assert torch.equal(y, locked_dropout(x, 0.5, batch_first=True, generator=torch.Generator().manual_seed(0)))
     y = layer(torch.ones(3, 9, 8))
     assert torch.equal(y, y[:, :1].expand_as(y))
     assert set(y.unique().tolist()) <= {0.0, 2.0}

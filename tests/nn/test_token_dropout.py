@@ -9,7 +9,8 @@ from dropkit.nn import PatchDropout, TokenDropout
 
 
 def test_train_shape_eval_identity_and_alias():
-    assert PatchDropout is TokenDropout
+    assert issubclass(PatchDropout, TokenDropout)  # timm's name: the same layer, printed as built
+    assert repr(PatchDropout(0.25)) == "PatchDropout(p=0.25, num_prefix_tokens=0, ordered=False)"
     layer = TokenDropout(0.5, num_prefix_tokens=1, return_indices=True)
     x = torch.randn(2, 11, 4)
     y, idx = layer(x)

@@ -13,7 +13,7 @@ from torch import nn
 
 import dropkit.functional as DF
 import dropkit.nn as dnn
-from dropkit.functional import native_mask
+from dropkit.kernels import native as native_mask
 from dropkit.surgery import swap_dropout
 
 MODULES = [

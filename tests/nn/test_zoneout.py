@@ -24,6 +24,31 @@ def test_lstm_cell_units_keep_previous_or_take_new() -> None:
     cell.eval()
     h, c = cell(x, (h0, c0))
     assert torch.allclose(h, 0.5 * h0 + 0.5 * h_new) and torch.allclose(c, 0.3 * c0 + 0.7 * c_new)
+    cell.p = 0.2  # at 0.5 the expectation is symmetric: a swap of previous and new would pass
+    h, _ = cell(x, (h0, c0))
+    assert torch.allclose(h, 0.2 * h0 + 0.8 * h_new)
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_layer_eval_is_the_expectation_with_previous_and_new_in_place(mode: str) -> None:
+    # Rates away from 0.5, where p * prev + (1 - p) * new would equal its swap.
+    if mode == "lstm":
+        layer, cell = ZoneoutLSTM(3, 6, p=0.2, cell_p=0.7), ZoneoutLSTMCell(3, 6, p=0.2, cell_p=0.7)
+    else:
+        layer, cell = ZoneoutGRU(3, 6, p=0.2), ZoneoutGRUCell(3, 6, p=0.2)
+    cell.load_state_dict({k.replace("layers.0.", "").replace("_l0", ""): v for k, v in layer.state_dict().items()})
+    layer.eval(), cell.eval()
+    x = torch.randn(5, 2, 3)
+    out, state = layer(x)
+    h = c = torch.zeros(2, 6)
+    for t in range(5):
+        if mode == "lstm":
+            h, c = cell(x[t], (h, c))
+        else:
+            h = cell(x[t], h)
+        assert torch.allclose(out[t], h, atol=1e-6)
+    if mode == "lstm":
+        assert torch.allclose(state[1][0], c, atol=1e-6)
 
 
 def test_gru_cell_p_zero_is_plain_and_default_state() -> None:
@@ -59,7 +84,17 @@ def test_gru_layer_shapes_and_repr() -> None:
     layer = ZoneoutGRU(3, 4, num_layers=2, p=0.1, batch_first=True)
     out, h = layer(torch.randn(2, 5, 3))
     assert out.shape == (2, 5, 4) and h.shape == (2, 2, 4)
-    assert "zoneout_p=0.1" in repr(layer)
+    assert "p=0.1" in repr(layer) and "zoneout_p" not in repr(layer)  # the constructor's names
+
+
+def test_sequence_layers_print_and_expose_their_constructor_names() -> None:
+    lstm = ZoneoutLSTM(3, 4, p=0.2, cell_p=0.5)
+    assert lstm.extra_repr() == "3, 4, p=0.2, cell_p=0.5"
+    assert (lstm.p, lstm.cell_p) == (lstm.zoneout_p, lstm.zoneout_cell_p) == (0.2, 0.5)
+    lstm.p = 0.3  # what a scheduler sets through zoneout_p, under the constructor's name
+    assert lstm.zoneout_p == 0.3
+    gru = ZoneoutGRU(3, 4, p=0.1, batch_first=True)
+    assert gru.extra_repr() == "3, 4, batch_first=True, p=0.1" and gru.p == 0.1
 
 
 def test_gradcheck_float64_pinned_generator() -> None:

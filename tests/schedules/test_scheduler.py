@@ -9,7 +9,8 @@ from torch import nn
 from dropkit.models.rnn import RNNClassifier
 from dropkit.models.transformer import Transformer
 from dropkit.nn import ConcreteDropout, Dropout, MultiHeadSelfAttention, VariationalLSTM
-from dropkit.schedules import DropoutScheduler, build_dropout_scheduler, make_schedule
+from dropkit.schedules import DropoutScheduler, make_schedule
+from dropkit.train.dropout_schedule import build_dropout_scheduler
 from dropkit.train.config import Config
 
 

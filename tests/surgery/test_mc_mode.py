@@ -228,3 +228,29 @@ def test_torchvision_efficientnet(torchvision) -> None:
         model(torch.randn(2, 3, 32, 32))
     model.eval()
     check_mc_mode(model, torch.randn(2, 3, 32, 32))
+
+
+class RunningScale(nn.Module):
+    """A custom layer with running statistics and a name no normalisation pattern matches."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.register_buffer("running_mean", torch.zeros(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            with torch.no_grad():
+                self.running_mean.mul_(0.9).add_(0.1 * x.mean(0))
+        return x - self.running_mean
+
+
+def test_a_module_with_running_buffers_stays_in_eval_whatever_its_name() -> None:
+    from dropkit.surgery import mc_mode
+
+    net = nn.Sequential(nn.Linear(4, 4), RunningScale(4), nn.Dropout(0.5)).eval()
+    with torch.no_grad():
+        net[1].running_mean.fill_(0.25)
+    with mc_mode(net):
+        assert [m.training for m in net] == [True, False, True]
+        net(torch.randn(8, 4) + 10.0)
+    assert torch.equal(net[1].running_mean, torch.full((4,), 0.25))

@@ -90,11 +90,44 @@ def test_seed_reproducible_and_global_rng_untouched() -> None:
     assert not torch.equal(a, mc_predict(model, x, 10, seed=6).mean)
 
 
+@pytest.mark.parametrize("seed", [5, None])
+def test_consistent_masks_leave_the_global_rng_untouched(seed: int | None) -> None:
+    # Issue 21: the per-pass reseeding of consistent_masks ran outside the fork, so the global generator
+    # ended at seed + T - 1 whatever state it had before. seed=None means 0 here, also a given seed.
+    model, x = mlp(), torch.randn(4, 20)
+    torch.manual_seed(123)
+    torch.rand(3)
+    state = torch.get_rng_state()
+    a = mc_predict(model, x, 6, consistent_masks=True, seed=seed, return_samples=True).samples
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(a, explicit_loop(model, x, 6, seed=0 if seed is None else seed))
+
+
 def test_memory_budget_chunks_and_counts_every_pass() -> None:
     model, x = mlp(), torch.randn(7, 20)
     for budget in (1, 10_000, 2**30):
         pred = mc_predict(model, x, 13, memory_budget=budget, return_samples=True)
         assert pred.samples.shape == (13, 7, 4) and pred.samples_used == 13
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("chunking", [{}, {"memory_budget": 1}, {"chunk_size": 4}, {"chunk_size": 12}])
+def test_mean_counts_every_chunk_without_kept_samples(task: str, chunking: dict) -> None:
+    # The CLI keeps no samples: its mean must still average every pass, including the 1-pass chunk the
+    # automatic chunking starts with and a 1-pass remainder (13 = 4 + 4 + 4 + 1 = 12 + 1). The same seed
+    # draws the same masks with and without return_samples, so the kept samples are the oracle.
+    model, x, T = mlp(), torch.randn(7, 20), 13
+    kept = mc_predict(model, x, T, task=task, seed=3, return_samples=True, **chunking)
+    pred = mc_predict(model, x, T, task=task, seed=3, **chunking)
+    assert pred.samples is None and pred.samples_used == T and kept.samples.shape[0] == T
+    s = kept.samples.double()
+    if task == "classification":
+        p = s.softmax(-1)
+        assert torch.allclose(pred.mean.double(), p.mean(0), atol=1e-6, rtol=0)
+        assert torch.allclose(pred.expected_entropy.double(), -(p * p.log()).sum(-1).mean(0), atol=1e-5, rtol=0)
+    else:
+        assert torch.allclose(pred.mean.double(), s.mean(0), atol=1e-5, rtol=0)
+        assert torch.allclose(pred.variance.double(), s.var(0, unbiased=False), atol=1e-5, rtol=1e-4)
 
 
 def test_bald_entropy_formulas_against_samples() -> None:

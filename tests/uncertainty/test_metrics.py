@@ -49,6 +49,16 @@ def test_ece_and_reliability_bins_hand_computed(tmp_path) -> None:
     assert out.stat().st_size > 1000 and ax.get_title().startswith("ECE = ")
 
 
+def test_ece_bins_are_closed_on_the_right() -> None:
+    # Bins are (a, b] as documented (the first also holds 0): a confidence on an edge belongs to the bin
+    # below it. Edges of 4 bins (0.25, 0.5, 0.75) and these confidences are exact in binary.
+    probs = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0.0, 0.0], [0.75, 0.25, 0.0, 0.0],
+                          [1.0, 0.0, 0.0, 0.0], [0.3, 0.3, 0.2, 0.2]])
+    d = reliability_diagram(probs, torch.tensor([0, 0, 0, 0, 0]), n_bins=4)
+    assert d.count.tolist() == [1, 2, 1, 1]  # 0.25 | 0.3, 0.5 | 0.75 | 1.0
+    assert d.confidence.tolist() == pytest.approx([0.25, 0.4, 0.75, 1.0])
+
+
 def test_auroc_aupr_match_sklearn_with_ties() -> None:
     metrics = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(0)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from dropkit.functional import dropout, native_keep_mask
-from dropkit.functional import native_mask
-from dropkit.functional.native_mask import native_keep_lanes
+from dropkit.kernels import native as native_mask
+from dropkit.kernels.native import native_keep_lanes
 from dropkit.rng import keep_scale, keep_threshold, quantized_keep_prob
 
 

@@ -18,7 +18,7 @@ This is a structural check, not a timing: ``benchmarks/bench_kernels.py`` measur
 it so a change that breaks vectorisation or spills registers fails on the CPU.
 
 Example:
-    >>> from dropkit.kernels.codegen import compile_report, kernel_cases
+    >>> from kernel_codegen import compile_report, kernel_cases
     >>> report = compile_report(kernel_cases("bf16")[0])  # doctest: +SKIP
     >>> report.spilled_bytes, report.global_loads  # doctest: +SKIP
     (0, ('ld.global.b64', 'ld.global.v4.b32'))

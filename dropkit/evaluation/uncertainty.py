@@ -33,14 +33,13 @@ from dropkit.uncertainty.calibration import expected_calibration_error, plot_rel
 from dropkit.uncertainty.mc_predict import mc_predict
 from dropkit.uncertainty.ood import ood_detection
 from dropkit.uncertainty.scores import brier_score, nll
-from dropkit.uncertainty.shift import OODSet, add_gaussian_noise, is_image_shape, rotate_images
+from dropkit.evaluation.shift import OODSet, add_gaussian_noise, is_image_shape, rotate_images
 
-__all__ = ["SCORE_KEYS", "Predictions", "predict", "score", "evaluate_uncertainty", "write_plots", "format_table",
+__all__ = ["Predictions", "predict", "score", "evaluate_uncertainty", "write_plots", "format_table",
            "summary_rows"]
 
 log = logging.getLogger("dropkit")
 
-SCORE_KEYS = ("accuracy", "nll", "brier", "ece", "mean_entropy")
 N_BINS = 15
 
 
@@ -134,7 +133,7 @@ def evaluate_uncertainty(
             (default: none).
         rotate: rotation angles in degrees, images only; ignored with an entry in ``skipped`` for 1-D
             signals (default: none).
-        ood: an OOD set (:func:`~dropkit.uncertainty.shift.load_ood`) (default: None, no OOD scores).
+        ood: an OOD set (:func:`~dropkit.evaluation.shift.load_ood`) (default: None, no OOD scores).
         batch_size: rows per forward call (default: 500).
         seed: seeds the MC masks and the noise (default: 0).
         max_samples: evaluate only the first ``max_samples`` test rows (default: None, all). The OOD set

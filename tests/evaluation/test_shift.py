@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dropkit.data import ArrayDataset, load_dataset
-from dropkit.uncertainty.shift import add_gaussian_noise, default_ood, load_ood, ood_names, rotate_images
+from dropkit.evaluation.shift import add_gaussian_noise, default_ood, load_ood, ood_names, rotate_images
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 6, 6), (1, 1, 5, 9)])
