@@ -29,6 +29,7 @@ from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_che
 from dropkit.train.config import Config, save_config
 from dropkit.train.distributed import DistContext, current_context
 from dropkit.train.env_info import environment
+from dropkit.train.interrupt import mark_interrupted
 from dropkit.train.run_dir import (
     RunFiles,
     append_metrics,
@@ -271,15 +272,15 @@ def train_run(
         for old in list_checkpoints(files.checkpoints)[: -cfg.keep_checkpoints]:
             old.unlink(missing_ok=True)
 
-    if step == 0 and not (resume and ckpts):  # resuming from step 0: its row and checkpoint exist already
-        do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
-        save(0)
-
-    bar = _progress_bar(total_steps, step, cfg.progress)
-    model.train()
+    bar = None
     order: Tensor | None = None
     order_epoch = -1
     try:
+        if step == 0 and not (resume and ckpts):  # resuming from step 0: its row and checkpoint exist already
+            do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
+            save(0)
+        bar = _progress_bar(total_steps, step, cfg.progress)
+        model.train()
         while step < total_steps:
             epoch, pos = divmod(step, steps_per_epoch)
             if epoch != order_epoch:
@@ -332,6 +333,10 @@ def train_run(
     except TrainingDiverged as exc:
         if dist.is_main:
             write_json(files.summary, _summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)))
+        raise
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: keep the checkpoints, say where to resume
+        if dist.is_main:
+            mark_interrupted(files.root)
         raise
     finally:
         if bar is not None:
