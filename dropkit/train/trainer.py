@@ -30,6 +30,7 @@ from dropkit.train.config import Config, save_config
 from dropkit.train.distributed import DistContext, current_context
 from dropkit.train.env_info import environment
 from dropkit.train.interrupt import mark_interrupted
+from dropkit.train.progress import Progress
 from dropkit.train.run_dir import (
     RunFiles,
     append_metrics,
@@ -125,15 +126,6 @@ def _check_resume_config(saved: Config, given: Config) -> None:
     if diff:
         shown = ", ".join(f"{k}: {a[k]!r} in the run, {b[k]!r} given" for k in diff[:4])
         raise ValueError(f"train: --resume must use the run's own config; differs in {shown}")
-
-
-def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    # disable=None: no bar when stderr is not a terminal (logs and CI stay readable).
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False, disable=None, mininterval=0.5)
 
 
 def train_run(
@@ -279,7 +271,7 @@ def train_run(
         if step == 0 and not (resume and ckpts):  # resuming from step 0: its row and checkpoint exist already
             do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
             save(0)
-        bar = _progress_bar(total_steps, step, cfg.progress)
+        bar = Progress(total_steps, step, enabled=cfg.progress and dist.is_main)
         model.train()
         while step < total_steps:
             epoch, pos = divmod(step, steps_per_epoch)
@@ -327,7 +319,7 @@ def train_run(
                     rate if rate is not None else nominal_rate(),
                 )
                 if bar is not None:
-                    bar.set_postfix(loss=f"{loss_value:.3f}", train_acc=f"{row['train_acc']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+                    bar.evaluated(row, loss_value)
             if step % ckpt_every == 0 or step == total_steps:
                 save(step)
     except TrainingDiverged as exc:
