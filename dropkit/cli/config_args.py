@@ -29,6 +29,10 @@ def field_help() -> dict[str, str]:
     return out
 
 
+# Other spellings of a config key's flag: what users type first.
+_FLAG_ALIASES: dict[str, tuple[str, ...]] = {"p": ("--dropout",)}
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--config`` and one ``--<key>`` flag per config key."""
     presets = ", ".join(f"{n} ({PRESETS[n]['description']})" for n in preset_names())
@@ -41,6 +45,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
         group.add_argument(
             "--" + f.name.replace("_", "-"),
+            *_FLAG_ALIASES.get(f.name, ()),
             dest=f"cfg_{f.name}",
             metavar="V",
             default=None,

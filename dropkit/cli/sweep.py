@@ -7,6 +7,7 @@ import logging
 import math
 from pathlib import Path
 
+from dropkit.cli.paths import check_out_folder
 from dropkit.sweep.interrupt import SweepInterrupted
 from dropkit.sweep.runner import default_sweep_dir, group_keys, run_sweep
 from dropkit.sweep.spec import EXECUTORS, load_sweep
@@ -72,6 +73,7 @@ def _resume_argv(args: argparse.Namespace, out: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     spec = load_sweep(args.sweep_file)
+    check_out_folder("sweep", args.out)
     out = Path(args.out) if args.out else default_sweep_dir(spec)
     trials = spec.trials()
     if args.dry_run:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
+from dropkit.cli.paths import check_out_folder
 from dropkit.cli.signals import terminate_as_interrupt
 from dropkit.train.distributed import env_world_size, exit_rank, init_from_env, launch, train_rank
 from dropkit.train.interrupt import resume_command
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if not args.out:
             raise ValueError("train: --resume needs --out DIR, the run folder to continue")
+        check_out_folder("train", args.out)
         # Start from the run's own config unless a preset or file is given; flags (e.g. --no-progress)
         # apply on top, and the trainer refuses changes other than progress, threads and device.
         base = None if (args.preset or args.config) else read_config(args.out).to_dict()
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"train: --nproc must be an integer >= 1, got {args.nproc}")
     if (args.nproc > 1 or env_world_size() > 1) and not args.out:
         raise ValueError("train: data-parallel runs (--nproc, torchrun) need --out DIR, the same on every rank")
+    check_out_folder("train", args.out)
     out = Path(args.out) if args.out else default_out_dir(cfg.name)
     log.info("run folder: %s", out)
     with terminate_as_interrupt():

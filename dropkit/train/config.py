@@ -255,12 +255,25 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"config: file {str(path)!r} does not exist")
     text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ValueError(f"config: {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {_parse_error(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ValueError(f"config: {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+def _parse_error(exc: Exception) -> str:
+    """``line L, column C: problem`` of a YAML or JSON parse error (lines counted from 1)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {getattr(exc, 'problem', None) or exc}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    return " ".join(str(exc).split())
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:

@@ -28,6 +28,7 @@ from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weight
 from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
 from dropkit.train.config import Config, save_config
 from dropkit.train.distributed import DistContext, current_context
+from dropkit.train.device import check_device
 from dropkit.train.env_info import environment
 from dropkit.train.interrupt import mark_interrupted
 from dropkit.train.progress import Progress
@@ -162,7 +163,7 @@ def train_run(
     dist.barrier()  # every rank has checked the folder before rank 0 writes to it
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device(cfg.device)
+    device = check_device(cfg.device)  # before anything is written: a clear error for --device cuda on a CPU torch
     if data is None:
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
