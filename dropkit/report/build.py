@@ -27,6 +27,7 @@ from dropkit.report import html
 from dropkit.report.figures import mean_curve, plot_heatmap, plot_rate_effect, series_label
 from dropkit.report.sources import ReportSource, RunRecord, load_source
 from dropkit.report.tables import aggregate_runs, rank_rows, run_rows, varied_keys
+from dropkit.train.model_keys import applies_to
 
 __all__ = ["build_report"]
 
@@ -84,7 +85,7 @@ def _overview(src: ReportSource, rows: Sequence[dict[str, Any]], group: Sequence
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    first = src.records[0].config if src.records else {}
+    first = next((r.config for r in src.records if r.config), {})
     info: dict[str, Any] = {
         "kind": src.kind,
         "folder": str(src.folder.resolve()),
@@ -92,7 +93,7 @@ def _overview(src: ReportSource, rows: Sequence[dict[str, Any]], group: Sequence
         "status": ", ".join(f"{n} {s}" for s, n in counts.items()),
         "dataset": first.get("dataset"),
         "model": first.get("model"),
-        "swept keys": ", ".join(group + (["seed"] if any(r.get("seed") != rows[0].get("seed") for r in rows) else [])) or "none",
+        "swept keys": ", ".join(group + (["seed"] if len({r.get("seed") for r in rows if r.get("seed") is not None}) > 1 else [])) or "none",
     }
     if src.kind == "sweep":
         for key in ("description", "executor", "wall_time", "trial_time_sum"):
@@ -124,7 +125,14 @@ def _metadata(src: ReportSource) -> str:
 def _config_table(src: ReportSource, varied: Sequence[str]) -> str:
     if not src.records:
         return ""
-    cfg = {k: v for k, v in src.records[0].config.items() if k not in varied and k != "name"}
+    first = next((r.config for r in src.records if r.config), {})
+    models = {r.config.get("model") for r in src.records if r.config}
+    # Keys of other models (an MLP run's CNN and transformer keys) describe nothing here: left out.
+    cfg = {
+        k: v
+        for k, v in first.items()
+        if k not in varied and k != "name" and any(applies_to(k, m) for m in models)
+    }
     note = "" if src.kind == "run" else '<p class="note">Keys shared by every run (swept keys are in the tables above).</p>'
     return note + html.key_values({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in cfg.items()})
 
@@ -185,7 +193,7 @@ def _write(src: ReportSource, folder: Path) -> None:
     agg = aggregate_runs(rows, varied)
     title_what = {"run": "run", "compare": "comparison", "sweep": "sweep"}[src.kind]
     name = src.index.get("name") or src.folder.resolve().name
-    first = src.records[0].config
+    first = next((r.config for r in src.records if r.config), {})  # pending trials have no config yet
     sections: list[tuple[str, str]] = [("Overview", _overview(src, rows, group))]
 
     curves = _curves(src.records, rows, agg, group, metric)
