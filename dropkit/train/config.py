@@ -59,6 +59,7 @@ class Config:
     eval_every: int = 100  # evaluate every N steps (and at the last step)
     eval_batch_size: int = 1000  # batch size for evaluation
     eval_train_samples: int = 10000  # train samples used to measure train accuracy (eval mode)
+    val_fraction: float = 0.1  # share of the training data held out (seeded) to choose the best step on; 0: none, best chosen on test
     checkpoint_every: int | None = None  # checkpoint every N steps; default: at every evaluation
     keep_checkpoints: int = 2  # how many checkpoints to keep
     progress: bool = True  # show a progress bar
@@ -126,6 +127,7 @@ class Config:
         need(self.eval_every >= 1, "eval_every", "an integer >= 1")
         need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")
         need(self.eval_train_samples >= 0, "eval_train_samples", "an integer >= 0")
+        need(isinstance(self.val_fraction, (int, float)) and 0 <= self.val_fraction < 1, "val_fraction", "in [0, 1)")
         need(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every", "None or an integer >= 1")
         need(self.keep_checkpoints >= 1, "keep_checkpoints", "an integer >= 1")
         need(self.threads is None or self.threads >= 1, "threads", "None or an integer >= 1")

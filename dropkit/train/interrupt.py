@@ -18,6 +18,7 @@ from typing import Any
 
 from dropkit.train.checkpoint import list_checkpoints
 from dropkit.train.run_dir import RunFiles, read_metrics, write_json
+from dropkit.train.validation import Best, select_on
 
 __all__ = ["mark_interrupted", "checkpoint_step", "resume_command", "INTERRUPTED"]
 
@@ -39,7 +40,7 @@ def checkpoint_step(run_dir: str | Path) -> int | None:
     return int(ckpts[-1].stem[len("step_") :]) if ckpts else None
 
 
-def mark_interrupted(run_dir: str | Path, *, reason: str = "interrupted", best_key: str = "test_acc") -> dict[str, Any]:
+def mark_interrupted(run_dir: str | Path, *, reason: str = "interrupted") -> dict[str, Any]:
     """Write ``summary.json`` of a stopped run as ``interrupted`` at its newest checkpoint; return it.
 
     Only a run that has not finished is touched: a ``completed`` or ``diverged`` summary is returned
@@ -48,7 +49,6 @@ def mark_interrupted(run_dir: str | Path, *, reason: str = "interrupted", best_k
     Args:
         run_dir: the run folder.
         reason: the ``message`` recorded (e.g. ``"interrupted by SIGINT"``).
-        best_key: the metric the run chooses its best step on (highest wins).
     """
     files = RunFiles(Path(run_dir))
     previous: dict[str, Any] = {}
@@ -62,8 +62,9 @@ def mark_interrupted(run_dir: str | Path, *, reason: str = "interrupted", best_k
     step = checkpoint_step(files.root)
     rows = [r for r in read_metrics(files.metrics) if step is not None and r.get("step", 0) <= step]
     last = rows[-1] if rows else None
-    scored = [r for r in rows if isinstance(r.get(best_key), (int, float))]
-    best = max(scored, key=lambda r: r[best_key], default=None)  # first of equal values wins, as in training
+    best = Best(select_on(rows))  # chosen as the trainer chooses it: on validation accuracy when there is one
+    for row in rows:
+        best.update(row)
     summary = {
         **previous,
         "status": INTERRUPTED,
@@ -74,8 +75,7 @@ def mark_interrupted(run_dir: str | Path, *, reason: str = "interrupted", best_k
         "train_acc": last.get("train_acc") if last else None,
         "test_acc": last.get("test_acc") if last else None,
         "gap": last.get("gap") if last else None,
-        "best_test_acc": best.get("test_acc") if best else None,
-        "best_step": best.get("step") if best else None,
+        **(best.summary() if best.row is not None else {"best_test_acc": None, "best_step": None}),
         "message": f"{reason} at step {step or 0}" + ("" if step is not None else " (no checkpoint: a resume starts again)"),
     }
     if files.root.is_dir():

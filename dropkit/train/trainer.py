@@ -32,6 +32,7 @@ from dropkit.train.device import check_device
 from dropkit.train.env_info import environment
 from dropkit.train.interrupt import mark_interrupted
 from dropkit.train.progress import Progress
+from dropkit.train.validation import Best, split_train_val
 from dropkit.train.run_dir import (
     RunFiles,
     append_metrics,
@@ -166,7 +167,9 @@ def train_run(
     device = check_device(cfg.device)  # before anything is written: a clear error for --device cuda on a CPU torch
     if data is None:
         data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
-    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    train_idx, val_idx = split_train_val(len(data.train_x), cfg.val_fraction, cfg.seed)  # see dropkit.train.validation
+    val_x, val_y = data.train_x[val_idx].to(device), data.train_y[val_idx].to(device)
+    train_x, train_y = data.train_x[train_idx].to(device), data.train_y[train_idx].to(device)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
     n_train = len(train_x)
     total_steps, steps_per_epoch = _total_steps(cfg, n_train)
@@ -214,10 +217,9 @@ def train_run(
     running_sum = torch.zeros((), dtype=torch.float64, device=device)
     running_n = 0
     last_row: dict[str, Any] | None = None
-    best = {"test_acc": -1.0, "step": -1}
+    best = Best("val_acc" if len(val_x) else "test_acc")  # the best step is chosen on validation accuracy
     for row in _read_existing(files):
-        if row["test_acc"] > best["test_acc"]:
-            best = {"test_acc": row["test_acc"], "step": row["step"]}
+        best.update(row)
         last_row = row
 
     def wall() -> float:
@@ -228,6 +230,7 @@ def train_run(
         # DDP: each rank evaluates its share of the rows; the sums are all-reduced.
         train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist) if n_sub else (float("nan"),) * 2
         test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
+        val_loss, val_acc = evaluate(model, val_x, val_y, cfg.eval_batch_size, dist) if len(val_x) else (None, None)
         row = {
             "step": step,
             "epoch": step / steps_per_epoch,
@@ -236,6 +239,8 @@ def train_run(
             "test_loss": test_loss,
             "test_acc": test_acc,
             "gap": train_acc - test_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
             "train_loss_running": float(running_sum) / running_n if running_n else None,
             "p": rate,
             "p_measured": p_measured,
@@ -246,8 +251,7 @@ def train_run(
             append_metrics(files.metrics, row)
         running_sum.zero_()
         running_n = 0
-        if test_acc > best["test_acc"]:
-            best.update(test_acc=test_acc, step=step)
+        best.update(row)
         last_row = row
         if on_eval is not None:
             on_eval(row)
@@ -355,7 +359,7 @@ def _summary(
     step: int,
     total: int,
     last_row: dict[str, Any] | None,
-    best: dict[str, Any],
+    best: Best,
     wall_time: float,
     model: nn.Module,
     message: str | None,
@@ -376,8 +380,7 @@ def _summary(
         "train_acc": last_row["train_acc"] if last_row else None,
         "test_acc": last_row["test_acc"] if last_row else None,
         "gap": last_row["gap"] if last_row else None,
-        "best_test_acc": best["test_acc"],
-        "best_step": best["step"],
+        **best.summary(),  # best_step chosen on validation accuracy; best_test_acc is the test accuracy there
     }
     if message:
         out["message"] = message
