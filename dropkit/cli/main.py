@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from dropkit import __version__
 from dropkit.cli.errors import CLIError
 from dropkit.cli.suggest import SuggestingParser, unrecognized_message
 
@@ -20,6 +21,7 @@ COMMANDS: list[str] = [
     "dropkit.cli.train",
     "dropkit.cli.compare",
     "dropkit.cli.datasets",
+    "dropkit.cli.presets",
     # --- sweep / report ---
     "dropkit.cli.sweep",
     "dropkit.cli.report",
@@ -35,11 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, compare, sweep and report dropout experiments.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"dropkit {__version__} (torch {_torch_version()})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
         importlib.import_module(name).add_parser(sub)
     return parser
+
+
+def _torch_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return "not installed"
 
 
 class _CurrentStderrHandler(logging.StreamHandler):

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import torch
+import yaml
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
 from dropkit.cli.paths import check_out_folder
@@ -47,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="data-parallel processes (DDP: gloo on CPU, NCCL on CUDA); under torchrun leave it out (default: 1)",
     )
     parser.add_argument("--tensorboard", action="store_true", help="also log metrics to <out>/tensorboard (default: off)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit (a valid --config file)")
     add_config_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -62,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         cfg = resolve_config(args, base=base)
     else:
         cfg = resolve_config(args)
+    if args.print_config:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
     if args.nproc < 1:
         raise ValueError(f"train: --nproc must be an integer >= 1, got {args.nproc}")
     if (args.nproc > 1 or env_world_size() > 1) and not args.out:

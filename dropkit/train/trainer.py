@@ -122,9 +122,14 @@ def _total_steps(cfg: Config, n_train: int) -> tuple[int, int]:
     return total, steps_per_epoch
 
 
+# Keys that set the run's length: --resume --epochs N (or --steps N) extends a run, even a finished one.
+# Schedules that depend on the length (cosine, step, p_schedule) continue on the new length's schedule.
+_RESUME_LENGTH_KEYS = ("steps", "epochs")
+
+
 def _check_resume_config(saved: Config, given: Config) -> None:
     a, b = saved.to_dict(), given.to_dict()
-    diff = [k for k in a if k not in _RESUME_FREE_KEYS and a[k] != b.get(k)]
+    diff = [k for k in a if k not in _RESUME_FREE_KEYS + _RESUME_LENGTH_KEYS and a[k] != b.get(k)]
     if diff:
         shown = ", ".join(f"{k}: {a[k]!r} in the run, {b[k]!r} given" for k in diff[:4])
         raise ValueError(f"train: --resume must use the run's own config; differs in {shown}")
@@ -200,6 +205,8 @@ def train_run(
     if resume and ckpts:
         meta = load_checkpoint(ckpts[-1], model, optimizer)
         step, wall_offset = int(meta["step"]), float(meta["wall_time"])
+        if step > total_steps:
+            raise ValueError(f"train: --resume: the run is at step {step}, past the {total_steps} steps given; give more steps or epochs")
         if dist.is_main:
             truncate_metrics(files.metrics, step)
         log.info("resuming %s from step %d", files.root, step)
