@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -104,7 +105,22 @@ def _overview(src: ReportSource, rows: Sequence[dict[str, Any]], group: Sequence
         for key in ("steps", "step", "wall_time", "parameters", "best_test_acc", "best_step"):
             if key in s:
                 info[key] = s[key]
+    resume = _resume_hint(src, counts)
+    if resume:
+        info["resume with"] = resume
     return html.key_values(info)
+
+
+def _resume_hint(src: ReportSource, counts: dict[str, int]) -> str | None:
+    """The command that finishes an interrupted run, compare or sweep (None when nothing is interrupted)."""
+    folder = shlex.quote(str(src.folder))
+    if src.kind == "run" and counts.get("interrupted"):
+        return f"dropkit train --resume --out {folder}"
+    if src.kind == "compare" and (src.index.get("status") == "interrupted" or counts.get("interrupted")):
+        return f"dropkit compare --resume --out {folder}"
+    if src.kind == "sweep" and (src.index.get("status") == "interrupted" or counts.get("interrupted")):
+        return f"dropkit sweep {shlex.quote(str(src.folder / 'sweep.yaml'))} --out {folder}"
+    return None
 
 
 def _metadata(src: ReportSource) -> str:
