@@ -11,11 +11,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import os
 import re
+from pathlib import Path
+from typing import Any
 
+import yaml
+
+from dropkit._io import atomic_write_text
 from dropkit.train.config import Config
 
-__all__ = ["model_sections", "applies_to", "keys_for_model"]
+__all__ = ["model_sections", "applies_to", "keys_for_model", "run_config_dict", "save_run_config"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,3 +65,22 @@ def applies_to(key: str, model: object) -> bool:
 def keys_for_model(model: object) -> list[str]:
     """The config keys that apply to ``model``, in ``Config`` order."""
     return [f.name for f in dataclasses.fields(Config) if applies_to(f.name, model)]
+
+
+def run_config_dict(cfg: Config) -> dict[str, Any]:
+    """``cfg`` as a mapping of the keys that apply to its model (what a run's ``config.yaml`` holds).
+
+    Reading it back (:func:`dropkit.train.run_dir.read_config`) fills the other keys with their defaults,
+    which the model does not read.
+
+    Example:
+        >>> d = run_config_dict(Config(model="mlp"))
+        >>> "hidden" in d, "conv_p" in d, "drop_path" in d
+        (True, False, False)
+    """
+    return {k: v for k, v in cfg.to_dict().items() if applies_to(k, cfg.model)}
+
+
+def save_run_config(cfg: Config, path: str | os.PathLike[str]) -> None:
+    """Write :func:`run_config_dict` of ``cfg`` as YAML, atomically."""
+    atomic_write_text(Path(path), yaml.safe_dump(run_config_dict(cfg), sort_keys=False))

@@ -26,11 +26,12 @@ from dropkit.models import build_model
 from dropkit.schedules import build_dropout_scheduler
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
 from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
-from dropkit.train.config import Config, save_config
+from dropkit.train.config import Config
 from dropkit.train.distributed import DistContext, current_context
 from dropkit.train.device import check_device
 from dropkit.train.env_info import environment
 from dropkit.train.interrupt import mark_interrupted
+from dropkit.train.model_keys import applies_to, save_run_config
 from dropkit.train.progress import Progress
 from dropkit.train.validation import Best, split_train_val
 from dropkit.train.run_dir import (
@@ -129,7 +130,11 @@ _RESUME_LENGTH_KEYS = ("steps", "epochs")
 
 def _check_resume_config(saved: Config, given: Config) -> None:
     a, b = saved.to_dict(), given.to_dict()
-    diff = [k for k in a if k not in _RESUME_FREE_KEYS + _RESUME_LENGTH_KEYS and a[k] != b.get(k)]
+    diff = [
+        k
+        for k in a
+        if k not in _RESUME_FREE_KEYS + _RESUME_LENGTH_KEYS and applies_to(k, a.get("model")) and a[k] != b.get(k)
+    ]
     if diff:
         shown = ", ".join(f"{k}: {a[k]!r} in the run, {b[k]!r} given" for k in diff[:4])
         raise ValueError(f"train: --resume must use the run's own config; differs in {shown}")
@@ -215,7 +220,7 @@ def train_run(
             files.metrics.unlink()
         shutil.rmtree(files.checkpoints, ignore_errors=True)
     if dist.is_main:
-        save_config(cfg, files.config)
+        save_run_config(cfg, files.config)  # the keys of this model only (an MLP run lists no CNN keys)
         write_json(files.env, environment(cfg.seed, device))
         write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
 

@@ -65,3 +65,16 @@ def test_an_interrupted_sweep_report_names_its_model_and_only_the_swept_key(tmp_
     assert (_overview(page, "model"), _overview(page, "dataset")) == ("mlp", "digits")  # before: None on None
     assert _overview(page, "swept keys") == "p"
     assert _overview(page, "status") == "2 completed, 2 pending"
+
+
+def test_a_run_config_lists_only_its_model_keys_and_resumes_whatever_the_others_say(tmp_path: Path) -> None:
+    import yaml
+
+    cfg = Config(**TINY).without_dropout()  # compare's baseline: conv_p, drop_path, ... all 0
+    from dropkit.train.trainer import train_run
+
+    train_run(cfg, tmp_path / "r")
+    saved = yaml.safe_load((tmp_path / "r/config.yaml").read_text())
+    assert "hidden" in saved and not {"channels", "conv_p", "rnn_cell", "attn_p", "drop_path"} & set(saved)
+    # The keys left out read back as their defaults (not the baseline's 0), which an MLP never reads:
+    assert train_run(cfg, tmp_path / "r", resume=True)["status"] == "completed"
