@@ -30,6 +30,10 @@ def field_help() -> dict[str, str]:
     return out
 
 
+# Other spellings of a config key's flag: what users type first.
+_FLAG_ALIASES: dict[str, tuple[str, ...]] = {"p": ("--dropout",)}
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--config`` and one ``--<key>`` flag per config key."""
     presets = ", ".join(f"{n} ({PRESETS[n]['description']})" for n in preset_names())
@@ -41,6 +45,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         group.add_argument(
             "--" + f.name.replace("_", "-"),
+            *_FLAG_ALIASES.get(f.name, ()),
             dest=f"cfg_{f.name}",
             metavar=flag_metavar(f),
             default=None,
@@ -52,10 +57,13 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_config(args: argparse.Namespace, *, base: dict[str, Any] | None = None, **forced: Any) -> Config:
     """defaults < ``base`` (e.g. a run's saved config) < preset < config file < flags < ``forced``."""
     values: dict[str, Any] = dict(base or {})
-    if getattr(args, "preset", None):
-        values.update(preset_values(args.preset))
-    if getattr(args, "config", None):
-        values.update(load_config_file(args.config))
+    file_values = load_config_file(args.config) if getattr(args, "config", None) else {}
+    # A config file may name a preset (as sweep files do): it starts from it; --preset on the command line wins.
+    preset = getattr(args, "preset", None) or file_values.pop("preset", None)
+    file_values.pop("preset", None)
+    if preset:
+        values.update(preset_values(str(preset)))
+    values.update(file_values)
     for key, value in vars(args).items():
         if key.startswith("cfg_") and value is not None:
             values[key[4:]] = value

@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
+from dropkit import __version__
 from dropkit.cli.errors import CLIError
+from dropkit.cli.suggest import SuggestingParser, unrecognized_message
 
 __all__ = ["main", "build_parser"]
 
@@ -18,6 +21,7 @@ COMMANDS: list[str] = [
     "dropkit.cli.train",
     "dropkit.cli.compare",
     "dropkit.cli.datasets",
+    "dropkit.cli.presets",
     # --- sweep / report ---
     "dropkit.cli.sweep",
     "dropkit.cli.report",
@@ -31,16 +35,26 @@ COMMANDS: list[str] = [
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``dropkit`` argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="dropkit",
         description="Train, compare, sweep and report dropout experiments.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"dropkit {__version__} (torch {_torch_version()})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
         importlib.import_module(name).add_parser(sub)
     return parser
+
+
+def _torch_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return "not installed"
 
 
 class _CurrentStderrHandler(logging.StreamHandler):
@@ -83,7 +97,10 @@ def _configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dropkit`` command: parse ``argv`` (default ``sys.argv[1:]``), run the subcommand, return its exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # name the closest flag of the sub-command (argparse only prints its usage)
+        sub = _subparser(parser, args.command)
+        sub.error(unrecognized_message(extras, sub))
     _configure_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
@@ -95,6 +112,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dropkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `dropkit datasets --json | head`: the reader is gone, stop quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise BrokenPipeError again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

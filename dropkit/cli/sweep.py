@@ -7,8 +7,11 @@ import logging
 import math
 from pathlib import Path
 
+from dropkit.cli.paths import check_out_folder
+from dropkit.sweep.interrupt import SweepInterrupted
 from dropkit.sweep.runner import default_sweep_dir, group_keys, run_sweep
 from dropkit.sweep.spec import EXECUTORS, load_sweep
+from dropkit.train.interrupt import resume_command
 
 __all__ = ["add_parser", "run"]
 
@@ -54,9 +57,25 @@ def _fmt(value: object) -> str:
     return "-" if value is None else str(value)
 
 
+def _resume_argv(args: argparse.Namespace, out: Path) -> list[str]:
+    """The arguments of the command that resumes this sweep: the same file, folder and executor flags."""
+    argv = ["sweep", args.sweep_file, "--out", str(out)]
+    for flag, value in (
+        ("--executor", args.executor),
+        ("--workers", args.workers),
+        ("--address", args.address),
+        ("--cpus-per-trial", args.cpus_per_trial),
+        ("--gpus-per-trial", args.gpus_per_trial),
+    ):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``dropkit sweep``: run (or resume) every trial of a sweep file and write its tables; return the exit code."""
     spec = load_sweep(args.sweep_file)
+    check_out_folder("sweep", args.out)
     out = Path(args.out) if args.out else default_sweep_dir(spec)
     trials = spec.trials()
     if args.dry_run:
@@ -66,16 +85,24 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"sweep: --workers must be an integer >= 1, got {args.workers}")
-    outcome = run_sweep(
-        spec,
-        out,
-        executor=args.executor,
-        workers=args.workers,
-        address=args.address,
-        cpus=args.cpus_per_trial,
-        gpus=args.gpus_per_trial,
-        max_attempts=args.max_attempts,
-    )
+    try:
+        outcome = run_sweep(
+            spec,
+            out,
+            executor=args.executor,
+            workers=args.workers,
+            address=args.address,
+            cpus=args.cpus_per_trial,
+            gpus=args.gpus_per_trial,
+            max_attempts=args.max_attempts,
+        )
+    except SweepInterrupted as stop:
+        print(
+            f"{spec.name}: interrupted; {stop.finished} of {stop.total} trials finished, {len(stop.interrupted)} "
+            f"stopped at their last checkpoint -> partial results in {out / 'results.csv'}"
+        )
+        print(f"resume with: {resume_command(_resume_argv(args, out))}")
+        return 130
     keys = group_keys(spec)
     metric = spec.metric
     best = sorted(

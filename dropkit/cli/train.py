@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 import torch
+import yaml
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
+from dropkit.cli.paths import check_out_folder
+from dropkit.cli.signals import terminate_as_interrupt
 from dropkit.train.distributed import env_world_size, exit_rank, init_from_env, launch, train_rank
-from dropkit.train.run_dir import new_run_dir, read_config, remove_if_empty
+from dropkit.train.interrupt import resume_command
+from dropkit.train.run_dir import RunFiles, new_run_dir, read_config, read_summary, remove_if_empty
 from dropkit.train.trainer import TrainingDiverged
 
 __all__ = ["add_parser", "run", "default_out_dir"]
@@ -44,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="data-parallel processes (DDP: gloo on CPU, NCCL on CUDA); under torchrun leave it out (default: 1)",
     )
     parser.add_argument("--tensorboard", action="store_true", help="also log metrics to <out>/tensorboard (default: off)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config as YAML and exit (a valid --config file)")
     add_config_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -53,39 +59,65 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if not args.out:
             raise ValueError("train: --resume needs --out DIR, the run folder to continue")
+        check_out_folder("train", args.out)
         # Start from the run's own config unless a preset or file is given; flags (e.g. --no-progress)
         # apply on top, and the trainer refuses changes other than progress, threads and device.
         base = None if (args.preset or args.config) else read_config(args.out).to_dict()
         cfg = resolve_config(args, base=base)
     else:
         cfg = resolve_config(args)
+    if args.print_config:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
     if args.nproc < 1:
         raise ValueError(f"train: --nproc must be an integer >= 1, got {args.nproc}")
     if (args.nproc > 1 or env_world_size() > 1) and not args.out:
         raise ValueError("train: data-parallel runs (--nproc, torchrun) need --out DIR, the same on every rank")
+    check_out_folder("train", args.out)
     out = Path(args.out) if args.out else default_out_dir(cfg.name)
     log.info("run folder: %s", out)
-    try:
-        if args.nproc > 1:
-            summary = launch(cfg, out, args.nproc, resume=args.resume, tensorboard=args.tensorboard)
-        else:
-            ctx = init_from_env(cfg.device)  # torchrun: join its process group (no-op otherwise)
-            if ctx.active and torch.device(cfg.device).type == "cuda":
-                cfg = cfg.replace(device=f"cuda:{ctx.local_rank}")
-            summary = train_rank(cfg, out, ctx, resume=args.resume, tensorboard=args.tensorboard)
-            if ctx.active:  # a rank started by torchrun: report, then end without interpreter teardown
-                if ctx.is_main:
-                    _print_result(cfg.name, summary, out)
-                exit_rank(0)
-    except TrainingDiverged as exc:
-        log.error("%s", exc)
-        return 3
-    except BaseException:
-        if not args.out:
-            remove_if_empty(out)  # failed before writing anything: leave no empty folder behind
-        raise
+    with terminate_as_interrupt():
+        try:
+            if args.nproc > 1:
+                summary = launch(cfg, out, args.nproc, resume=args.resume, tensorboard=args.tensorboard)
+            else:
+                ctx = init_from_env(cfg.device)  # torchrun: join its process group (no-op otherwise)
+                if ctx.active and torch.device(cfg.device).type == "cuda":
+                    cfg = cfg.replace(device=f"cuda:{ctx.local_rank}")
+                summary = train_rank(cfg, out, ctx, resume=args.resume, tensorboard=args.tensorboard)
+                if ctx.active:  # a rank started by torchrun: report, then end without interpreter teardown
+                    if ctx.is_main:
+                        _print_result(cfg.name, summary, out)
+                    exit_rank(0)
+        except TrainingDiverged as exc:
+            log.error("%s", exc)
+            return 3
+        except KeyboardInterrupt:
+            if RunFiles(out).config.exists():  # the run started: it is marked interrupted, say how to go on
+                if int(os.environ.get("RANK", "0")) == 0:
+                    _print_interrupted(args, out)
+                return 130
+            if not args.out:
+                remove_if_empty(out)
+            raise
+        except BaseException:
+            if not args.out:
+                remove_if_empty(out)  # failed before writing anything: leave no empty folder behind
+            raise
     _print_result(cfg.name, summary, out)
     return 0
+
+
+def _print_interrupted(args: argparse.Namespace, out: Path) -> None:
+    summary = read_summary(out) if RunFiles(out).summary.exists() else {}
+    argv = ["train", "--resume", "--out", str(out)]
+    if args.nproc > 1:
+        argv += ["--nproc", str(args.nproc)]
+    if args.tensorboard:
+        argv.append("--tensorboard")
+    step, total = summary.get("step", 0), summary.get("total_steps")
+    print(f"{summary.get('name', 'run')}: interrupted at step {step}" + (f" of {total}" if total else "") + f" (its last checkpoint) -> {out}")
+    print(f"resume with: {resume_command(argv)}")
 
 
 def _print_result(name: str, summary: dict, out: Path) -> None:

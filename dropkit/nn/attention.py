@@ -11,6 +11,8 @@ output projection (the residual-branch dropout of the paper). Both are probabili
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -21,14 +23,26 @@ from dropkit.nn.dropout import Dropout
 __all__ = ["MultiHeadSelfAttention"]
 
 
+def _one_of(where: str, name: str, value: Any, default: Any, old_name: str, old_value: Any) -> Any:
+    """``value``, or the value given under the argument's earlier name; both given is a ``TypeError``."""
+    if old_value is None:
+        return value
+    if value != default:
+        raise TypeError(f"{where}: give {name} or {old_name} (its earlier name), not both; got {name}={value!r}, {old_name}={old_value!r}")
+    return old_value
+
+
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention with attention-probability dropout and output dropout.
 
+    The arguments are named as timm's ``Attention`` names them (``num_heads``, ``attn_drop``,
+    ``proj_drop``); the earlier names ``heads``, ``attn_p`` and ``proj_p`` are still accepted as keywords.
+
     Args:
-        dim: model width ``D``; must be divisible by ``heads``.
-        heads: number of heads (default: 8).
-        attn_p: probability of **dropping** an attention weight, training only (default: 0.0).
-        proj_p: probability of **dropping** an element of the output projection (default: 0.0).
+        dim: model width ``D``; must be divisible by ``num_heads``.
+        num_heads: number of heads (default: 8).
+        attn_drop: probability of **dropping** an attention weight, training only (default: 0.0).
+        proj_drop: probability of **dropping** an element of the output projection (default: 0.0).
         qkv_bias: bias on the fused q/k/v projection (default: True).
         generator: optional random generator; when set, both masks are drawn from it (reproducible)
             and attention takes the explicit softmax path (default: None: the global RNG; SDPA's
@@ -41,10 +55,12 @@ class MultiHeadSelfAttention(nn.Module):
     Example:
         >>> import torch
         >>> from dropkit.nn import MultiHeadSelfAttention
-        >>> mhsa = MultiHeadSelfAttention(16, heads=4, attn_p=0.5, proj_p=0.1).eval()
+        >>> mhsa = MultiHeadSelfAttention(16, num_heads=4, attn_drop=0.5, proj_drop=0.1).eval()
         >>> x = torch.randn(2, 5, 16)
         >>> torch.equal(mhsa(x), mhsa(x))            # evaluation is deterministic
         True
+        >>> mhsa.heads, mhsa.attn_p, mhsa.proj_p
+        (4, 0.5, 0.1)
     """
 
     #: rates of the randomness drawn in forward itself (``proj_p`` lives in the ``proj_drop`` child);
@@ -54,15 +70,21 @@ class MultiHeadSelfAttention(nn.Module):
     def __init__(
         self,
         dim: int,
-        heads: int = 8,
+        num_heads: int = 8,
         *,
-        attn_p: float = 0.0,
-        proj_p: float = 0.0,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
         qkv_bias: bool = True,
         generator: torch.Generator | None = None,
+        heads: int | None = None,
+        attn_p: float | None = None,
+        proj_p: float | None = None,
     ) -> None:
         super().__init__()
         where = type(self).__name__
+        heads = _one_of(where, "num_heads", num_heads, 8, "heads", heads)
+        attn_p = _one_of(where, "attn_drop", attn_drop, 0.0, "attn_p", attn_p)
+        proj_p = _one_of(where, "proj_drop", proj_drop, 0.0, "proj_p", proj_p)
         check_positive_int(where, "dim", dim)
         check_positive_int(where, "heads", heads)
         if dim % heads:

@@ -20,7 +20,7 @@ class DropPath(nn.Module):
     Use as ``x + drop_path(branch(x))``.
 
     Args:
-        p: drop probability in ``[0, 1]`` (default: 0.1).
+        p: drop probability in ``[0, 1]`` (default: 0.0, as timm's ``DropPath``: set the rate you want).
         mode: ``"row"`` (per sample) or ``"batch"`` (one decision for the batch) (default: ``"row"``).
         scale_by_keep: scale kept samples by ``1 / (1 - p)`` (default: True).
         generator: optional random generator for every draw (default: None, the global one).
@@ -39,7 +39,7 @@ class DropPath(nn.Module):
 
     def __init__(
         self,
-        p: float = 0.1,
+        p: float = 0.0,
         mode: str = "row",
         scale_by_keep: bool = True,
         generator: torch.Generator | None = None,

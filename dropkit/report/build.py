@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from dropkit.report.figures import mean_curve, plot_heatmap, plot_rate_effect, s
 from dropkit.report.sources import ReportSource, RunRecord, load_source
 from dropkit.report.tables import aggregate_runs, rank_rows, run_rows, varied_keys
 from dropkit.sweep.history import read_invocations
+from dropkit.train.model_keys import applies_to
 
 __all__ = ["build_report"]
 
@@ -85,7 +87,7 @@ def _overview(src: ReportSource, rows: Sequence[dict[str, Any]], group: Sequence
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    first = src.records[0].config if src.records else {}
+    first = next((r.config for r in src.records if r.config), {})
     info: dict[str, Any] = {
         "kind": src.kind,
         "folder": str(src.folder.resolve()),
@@ -93,7 +95,7 @@ def _overview(src: ReportSource, rows: Sequence[dict[str, Any]], group: Sequence
         "status": ", ".join(f"{n} {s}" for s, n in counts.items()),
         "dataset": first.get("dataset"),
         "model": first.get("model"),
-        "swept keys": ", ".join(group + (["seed"] if any(r.get("seed") != rows[0].get("seed") for r in rows) else [])) or "none",
+        "swept keys": ", ".join(group + (["seed"] if len({r.get("seed") for r in rows if r.get("seed") is not None}) > 1 else [])) or "none",
     }
     if src.kind == "sweep":
         for key in ("description", "executor", "wall_time", "trial_time_sum"):
@@ -108,6 +110,9 @@ def _overview(src: ReportSource, rows: Sequence[dict[str, Any]], group: Sequence
         for key in ("steps", "step", "wall_time", "parameters", "best_test_acc", "best_step"):
             if key in s:
                 info[key] = s[key]
+    resume = _resume_hint(src, counts)
+    if resume:
+        info["resume with"] = resume
     return html.key_values(info)
 
 
@@ -117,6 +122,18 @@ def _invocations_table(src: ReportSource) -> str:
             "trial finished runs none and only rebuilds the tables.</p>")
     cols = ["#", "started", "wall_time", "ran", "skipped", "failed", "executor"]
     return note + html.table(rows, cols, text_columns=["started", "executor"])
+
+
+def _resume_hint(src: ReportSource, counts: dict[str, int]) -> str | None:
+    """The command that finishes an interrupted run, compare or sweep (None when nothing is interrupted)."""
+    folder = shlex.quote(str(src.folder))
+    if src.kind == "run" and counts.get("interrupted"):
+        return f"dropkit train --resume --out {folder}"
+    if src.kind == "compare" and (src.index.get("status") == "interrupted" or counts.get("interrupted")):
+        return f"dropkit compare --resume --out {folder}"
+    if src.kind == "sweep" and (src.index.get("status") == "interrupted" or counts.get("interrupted")):
+        return f"dropkit sweep {shlex.quote(str(src.folder / 'sweep.yaml'))} --out {folder}"
+    return None
 
 
 def _metadata(src: ReportSource) -> str:
@@ -137,7 +154,14 @@ def _metadata(src: ReportSource) -> str:
 def _config_table(src: ReportSource, varied: Sequence[str]) -> str:
     if not src.records:
         return ""
-    cfg = {k: v for k, v in src.records[0].config.items() if k not in varied and k != "name"}
+    first = next((r.config for r in src.records if r.config), {})
+    models = {r.config.get("model") for r in src.records if r.config}
+    # Keys of other models (an MLP run's CNN and transformer keys) describe nothing here: left out.
+    cfg = {
+        k: v
+        for k, v in first.items()
+        if k not in varied and k != "name" and any(applies_to(k, m) for m in models)
+    }
     note = "" if src.kind == "run" else '<p class="note">Keys shared by every run (swept keys are in the tables above).</p>'
     return note + html.key_values({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in cfg.items()})
 
@@ -198,7 +222,7 @@ def _write(src: ReportSource, folder: Path) -> None:
     agg = aggregate_runs(rows, varied)
     title_what = {"run": "run", "compare": "comparison", "sweep": "sweep"}[src.kind]
     name = src.index.get("name") or src.folder.resolve().name
-    first = src.records[0].config
+    first = next((r.config for r in src.records if r.config), {})  # pending trials have no config yet
     sections: list[tuple[str, str]] = [("Overview", _overview(src, rows, group))]
 
     curves = _curves(src.records, rows, agg, group, metric)

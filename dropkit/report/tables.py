@@ -10,6 +10,7 @@ from typing import Any
 from dropkit.report.sources import RunRecord
 from dropkit.sweep.aggregate import aggregate
 from dropkit.sweep.trial import RUN_ONLY_KEYS
+from dropkit.train.model_keys import applies_to
 
 __all__ = ["run_rows", "varied_keys", "aggregate_runs", "LOWER_IS_BETTER", "rank_rows"]
 
@@ -39,15 +40,23 @@ def run_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
 
 
 def varied_keys(records: Sequence[RunRecord], preferred: Sequence[str] = ()) -> list[str]:
-    """Config keys whose value differs between runs (``preferred`` order first, run-only keys left out)."""
+    """Config keys whose value differs between runs (``preferred`` order first, run-only keys left out).
+
+    Only runs that have a config count (a sweep's pending trials have none yet), and a key counts only
+    among the runs whose model it configures: ``drop_path`` is not swept in an MLP compare although
+    its baseline sets every rate, that one included, to 0.
+    """
+    started = [r for r in records if r.config]
     keys: list[str] = []
-    for r in records:
+    for r in started:
         keys += [k for k in r.config if k not in keys]
-    varied = [
-        k
-        for k in keys
-        if k not in RUN_ONLY_KEYS and len({json.dumps(r.config.get(k), sort_keys=True) for r in records}) > 1
-    ]
+    varied = []
+    for k in keys:
+        if k in RUN_ONLY_KEYS:
+            continue
+        values = {json.dumps(r.config.get(k), sort_keys=True) for r in started if applies_to(k, r.config.get("model"))}
+        if len(values) > 1:
+            varied.append(k)
     return [k for k in preferred if k in varied] + [k for k in varied if k not in preferred]
 
 

@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,11 +71,39 @@ def _watch_driver(driver_pid: int) -> None:
 
 
 def _init_worker(driver_pid: int, threads: int) -> None:
-    """Runs first in every worker: exit with the driver, one torch thread per CPU of a trial."""
+    """Runs first in every worker: exit with the driver, one torch thread per CPU of a trial.
+
+    Workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group, and the driver alone
+    decides what an interrupt does (it stops every worker, see :func:`_stop_workers`). Left to itself,
+    a worker would hand the ``KeyboardInterrupt`` back as the trial's result and take the next trial.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_driver, args=(driver_pid,), name="watch-driver", daemon=True).start()
     import torch
 
     torch.set_num_threads(max(1, threads))
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Kill the pool's worker processes now and wait for them, then drop the queued trials.
+
+    ``shutdown(cancel_futures=True)`` alone cancels only trials not yet handed to a worker: running
+    ones (and the one queued ahead) went on to the end, and the interpreter's exit waited for them.
+    Killing is safe for the run folders: checkpoints and summaries are written atomically, a torn last
+    metrics line is dropped on resume, and a trial continues from its newest checkpoint.
+    """
+    procs = dict(getattr(pool, "_processes", None) or {})  # CPython's pid -> Process map
+    for proc in procs.values():
+        try:
+            proc.kill()
+        except (OSError, ValueError):  # already gone
+            pass
+    deadline = time.monotonic() + timeout
+    for proc in procs.values():
+        proc.join(max(0.0, deadline - time.monotonic()))
+    if procs:
+        log.debug("stopped %d worker(s): %s", len(procs), ", ".join(map(str, procs)))
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_local(
@@ -113,8 +142,8 @@ def run_local(
                     on_done(trial, None, exc)
                     continue
                 on_done(trial, summary, None)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException:  # KeyboardInterrupt (Ctrl-C) above all: stop now, not after the running trials
+            _stop_workers(pool)
             raise
         pool.shutdown(wait=True)
         todo = []

@@ -30,6 +30,8 @@ RESULT_METRICS = (
     "test_loss",
     "best_test_acc",
     "best_step",
+    "val_acc",
+    "best_val_acc",
     "p_measured",
     "step",
     "total_steps",

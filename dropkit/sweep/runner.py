@@ -31,6 +31,7 @@ import yaml
 from dropkit._io import atomic_write_text, remove_stale_temps
 from dropkit.sweep.aggregate import aggregate
 from dropkit.sweep.history import record_invocation
+from dropkit.sweep.interrupt import SweepInterrupted, mark_unfinished
 from dropkit.sweep.local import available_cpus, run_local
 from dropkit.sweep.results import collect_results, write_table
 from dropkit.sweep.spec import EXECUTORS, SweepSpec
@@ -155,24 +156,28 @@ def run_sweep(
             shown = f"test_acc {acc:.4f}" if isinstance(acc, float) else summary.get("status")
             log.info("[%d/%d] %s: %s, %.1f s", finished[0], len(trials), trial.trial_id, shown, summary.get("wall_time") or 0.0)
 
+    interrupted: list[str] | None = None
     if todo:
         _warm_datasets([t for t, _ in todo])
         threads = max(1, int(math.floor(cpus)))
-        if executor == "local":
-            n_workers = workers or max(1, available_cpus() // threads)
-            run_local(todo, workers=n_workers, threads=threads, max_attempts=max_attempts, on_done=on_done)
-        else:
-            from dropkit.sweep.ray_executor import run_ray
+        try:
+            if executor == "local":
+                n_workers = workers or max(1, available_cpus() // threads)
+                run_local(todo, workers=n_workers, threads=threads, max_attempts=max_attempts, on_done=on_done)
+            else:
+                from dropkit.sweep.ray_executor import run_ray
 
-            run_ray(
-                todo,
-                cpus=cpus,
-                gpus=gpus,
-                num_cpus=workers or available_cpus(),
-                address=address,
-                max_attempts=max_attempts,
-                on_done=on_done,
-            )
+                run_ray(
+                    todo,
+                    cpus=cpus,
+                    gpus=gpus,
+                    num_cpus=workers or available_cpus(),
+                    address=address,
+                    max_attempts=max_attempts,
+                    on_done=on_done,
+                )
+        except KeyboardInterrupt:  # the workers are stopped: mark, write the partial tables, then say so
+            interrupted = mark_unfinished(todo)
     rows, agg = write_tables(spec, out, trials)
     wall = time.perf_counter() - t0
     counts: dict[str, int] = {}
@@ -193,10 +198,14 @@ def run_sweep(
             "trial_time_sum": sum(r["wall_time"] or 0.0 for r in rows),
             "metric": spec.metric,
             "varied": spec.varied_keys(),
+            "status": "interrupted" if interrupted is not None else "finished",
         },
         {"started": started, "wall_time": wall, "ran": len(todo), "skipped": skipped, "failed": len(failed),
          "executor": executor},
     )
+    if interrupted is not None:
+        done = sum(1 for r in rows if r["status"] in DONE_STATUSES)
+        raise SweepInterrupted(out, done, interrupted, len(trials))
     return SweepOutcome(out, rows, agg, len(todo), skipped, failed, wall)
 
 

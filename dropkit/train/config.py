@@ -59,6 +59,7 @@ class Config:
     eval_every: int = 100  # evaluate every N steps (and at the last step)
     eval_batch_size: int = 1000  # batch size for evaluation
     eval_train_samples: int = 10000  # train samples used to measure train accuracy (eval mode)
+    val_fraction: float = 0.1  # share of the training data held out (seeded) to choose the best step on; 0: none, best chosen on test
     checkpoint_every: int | None = None  # checkpoint every N steps; default: at every evaluation
     keep_checkpoints: int = 2  # how many checkpoints to keep
     progress: bool = True  # show a progress bar
@@ -139,6 +140,7 @@ class Config:
         need(self.eval_every >= 1, "eval_every", "an integer >= 1")
         need(self.eval_batch_size >= 1, "eval_batch_size", "an integer >= 1")
         need(self.eval_train_samples >= 0, "eval_train_samples", "an integer >= 0")
+        need(isinstance(self.val_fraction, (int, float)) and 0 <= self.val_fraction < 1, "val_fraction", "in [0, 1)")
         need(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every", "None or an integer >= 1")
         need(self.keep_checkpoints >= 1, "keep_checkpoints", "an integer >= 1")
         need(self.threads is None or self.threads >= 1, "threads", "None or an integer >= 1")
@@ -287,12 +289,25 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"config: file {str(path)!r} does not exist")
     text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ValueError(f"config: {str(path)!r} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {_parse_error(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ValueError(f"config: {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
     return data
+
+
+def _parse_error(exc: Exception) -> str:
+    """``line L, column C: problem`` of a YAML or JSON parse error (lines counted from 1)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {getattr(exc, 'problem', None) or exc}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    return " ".join(str(exc).split())
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:

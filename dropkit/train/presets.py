@@ -17,6 +17,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "description": "The seed's Fashion-MNIST MLP 784-128-64-10, ReLU, dropout 0.5 after each hidden layer, Adam 1e-3, "
         "batch 100, 1000 steps, L2 on the weights (not on the logits)",
         "values": {
+            "val_fraction": 0.0,  # its published numbers were measured on all the training data
             "name": "seed",
             "dataset": "fashion-mnist",
             "model": "mlp",
@@ -35,7 +36,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
     },
     "mnist1d": {
-        "description": "MNIST-1D MLP 40-256-256-10 with dropout 0.3, Adam 1e-3, batch 100, 200 epochs (the demo; no download; ~15 s on 2 CPU cores; test 0.64 -> 0.73 vs no dropout over 3 seeds)",
+        "description": "MNIST-1D MLP 40-256-256-10 with dropout 0.3, Adam 1e-3, batch 100, 200 epochs (the demo; no download; ~15 s on 2 CPU cores; 10% of the training data held out for validation; test 0.625 -> 0.706 vs no dropout over 3 seeds)",
         "values": {
             "name": "mnist1d-mlp",
             "dataset": "mnist1d",
@@ -55,6 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "description": "Fashion-MNIST MLP 784-1024-1024-10, ReLU, input dropout 0.1, hidden dropout 0.3, Adam 1e-3 "
         "cosine, batch 128, 20 epochs: test 0.902 (scikit-learn's best MLP 0.871), ~5 min on 2 CPU cores",
         "values": {
+            "val_fraction": 0.0,  # its published numbers were measured on all the training data
             "name": "fashion-mlp",
             "dataset": "fashion-mnist",
             "model": "mlp",
@@ -76,6 +78,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "description": "Fashion-MNIST CNN 16-32-64 (3x3, BatchNorm, DropBlock 0.05 after each block), FC 512 + "
         "dropout 0.3, Adam 2e-3 cosine, batch 128, 12 epochs: test 0.926, ~12 min on 2 CPU cores",
         "values": {
+            "val_fraction": 0.0,  # its published numbers were measured on all the training data
             "name": "fashion-cnn",
             "dataset": "fashion-mnist",
             "model": "cnn",
@@ -100,6 +103,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "description": "MNIST-1D CNN 32-64-64 (kernel 5, BatchNorm, channel dropout 0.1), FC 128 + dropout 0.3, "
         "Adam 2e-3, batch 100, 1500 steps: test 0.981 (paper CNN 94 +/- 2), < 1 min on 2 CPU cores",
         "values": {
+            "val_fraction": 0.0,  # its published numbers were measured on all the training data
             "name": "mnist1d-cnn",
             "dataset": "mnist1d",
             "model": "cnn",
@@ -124,6 +128,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "0.1, weight drop 0.2, head dropout 0.2, Adam 2e-3 cosine, grad clip 1, batch 128, 15 epochs: "
         "test 0.892 (seed 1: 0.893), ~3 min on 2 CPU cores",
         "values": {
+            "val_fraction": 0.0,  # its published numbers were measured on all the training data
             "name": "fashion-rnn",
             "dataset": "fashion-mnist",
             "model": "rnn",
@@ -148,6 +153,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "Adam 3e-3 cosine, grad clip 1, batch 100, 2000 steps: test 0.977 (paper GRU 91 +/- 2), "
         "~2 min on 2 CPU cores",
         "values": {
+            "val_fraction": 0.0,  # its published numbers were measured on all the training data
             "name": "mnist1d-gru",
             "dataset": "mnist1d",
             "model": "rnn",
@@ -172,6 +178,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "attention / residual dropout 0.1, DropPath 0.1, AdamW 1e-3 cosine, batch 100, 1500 steps: "
         "test 0.90, ~1 min on 2 CPU cores",
         "values": {
+            "val_fraction": 0.0,  # its published numbers were measured on all the training data
             "name": "mnist1d-transformer",
             "dataset": "mnist1d",
             "model": "transformer",

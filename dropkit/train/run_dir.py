@@ -45,6 +45,8 @@ METRIC_KEYS = (
     "test_loss",
     "test_acc",
     "gap",  # train_acc - test_acc: the generalisation gap
+    "val_loss",  # on the held-out share of the training data (val_fraction), eval mode; None without one
+    "val_acc",  # the best step is chosen on it
     "train_loss_running",  # mean training loss (with dropout) since the previous evaluation
     "p",  # mean nominal dropout rate over the model's dropout layers at this step
     "p_measured",  # fraction of units actually dropped in the last training step
@@ -130,7 +132,10 @@ def read_config(run_dir: Path | str) -> Any:
     files = RunFiles(Path(run_dir))
     if not files.config.exists():
         raise FileNotFoundError(f"run folder {str(run_dir)!r} has no config.yaml: not a dropkit run")
-    return from_dict(yaml.safe_load(files.config.read_text()))
+    values = yaml.safe_load(files.config.read_text()) or {}
+    # Runs made before the validation split existed trained on all their training data: keep them so.
+    values.setdefault("val_fraction", 0.0)
+    return from_dict(values)
 
 
 def load_model(run_dir: Path | str, *, checkpoint: str = "final") -> tuple[Any, nn.Module]:

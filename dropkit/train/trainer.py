@@ -26,10 +26,15 @@ from dropkit.models import build_model
 from dropkit.surgery.stochastic import dropout_modules, mean_dropout_rate
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
 from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_checkpoint, save_checkpoint
-from dropkit.train.config import Config, save_config
+from dropkit.train.config import Config
 from dropkit.train.dropout_schedule import build_dropout_scheduler
 from dropkit.train.distributed import DistContext, current_context
+from dropkit.train.device import check_device
 from dropkit.train.env_info import environment
+from dropkit.train.interrupt import mark_interrupted
+from dropkit.train.model_keys import applies_to, save_run_config
+from dropkit.train.progress import Progress
+from dropkit.train.validation import Best, split_train_val
 from dropkit.train.run_dir import (
     RunFiles,
     append_metrics,
@@ -114,21 +119,21 @@ def _total_steps(cfg: Config, n_train: int) -> tuple[int, int]:
     return total, steps_per_epoch
 
 
+# Keys that set the run's length: --resume --epochs N (or --steps N) extends a run, even a finished one.
+# Schedules that depend on the length (cosine, step, p_schedule) continue on the new length's schedule.
+_RESUME_LENGTH_KEYS = ("steps", "epochs")
+
+
 def _check_resume_config(saved: Config, given: Config) -> None:
     a, b = saved.to_dict(), given.to_dict()
-    diff = [k for k in a if k not in _RESUME_FREE_KEYS and a[k] != b.get(k)]
+    diff = [
+        k
+        for k in a
+        if k not in _RESUME_FREE_KEYS + _RESUME_LENGTH_KEYS and applies_to(k, a.get("model")) and a[k] != b.get(k)
+    ]
     if diff:
         shown = ", ".join(f"{k}: {a[k]!r} in the run, {b[k]!r} given" for k in diff[:4])
         raise ValueError(f"train: --resume must use the run's own config; differs in {shown}")
-
-
-def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    # disable=None: no bar when stderr is not a terminal (logs and CI stay readable).
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=False, disable=None, mininterval=0.5)
 
 
 def train_run(
@@ -165,10 +170,12 @@ def train_run(
     dist.barrier()  # every rank has checked the folder before rank 0 writes to it
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = torch.device(cfg.device)
+    device = check_device(cfg.device)  # before anything is written: a clear error for --device cuda on a CPU torch
     if data is None:
         data = load_config_dataset(cfg)
-    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
+    train_idx, val_idx = split_train_val(len(data.train_x), cfg.val_fraction, cfg.seed)  # see dropkit.train.validation
+    val_x, val_y = data.train_x[val_idx].to(device), data.train_y[val_idx].to(device)
+    train_x, train_y = data.train_x[train_idx].to(device), data.train_y[train_idx].to(device)
     test_x, test_y = data.test_x.to(device), data.test_y.to(device)
     n_train = len(train_x)
     total_steps, steps_per_epoch = _total_steps(cfg, n_train)
@@ -199,6 +206,8 @@ def train_run(
     if resume and ckpts:
         meta = load_checkpoint(ckpts[-1], model, optimizer)
         step, wall_offset = int(meta["step"]), float(meta["wall_time"])
+        if step > total_steps:
+            raise ValueError(f"train: --resume: the run is at step {step}, past the {total_steps} steps given; give more steps or epochs")
         if dist.is_main:
             truncate_metrics(files.metrics, step)
         log.info("resuming %s from step %d", files.root, step)
@@ -207,7 +216,7 @@ def train_run(
             files.metrics.unlink()
         shutil.rmtree(files.checkpoints, ignore_errors=True)
     if dist.is_main:
-        save_config(cfg, files.config)
+        save_run_config(cfg, files.config)  # the keys of this model only (an MLP run lists no CNN keys)
         write_json(files.env, {**environment(cfg.seed, device), "data": data_record(data)})
         write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
 
@@ -216,10 +225,9 @@ def train_run(
     running_sum = torch.zeros((), dtype=torch.float64, device=device)
     running_n = 0
     last_row: dict[str, Any] | None = None
-    best = {"test_acc": -1.0, "step": -1}
+    best = Best("val_acc" if len(val_x) else "test_acc")  # the best step is chosen on validation accuracy
     for row in _read_existing(files):
-        if row["test_acc"] > best["test_acc"]:
-            best = {"test_acc": row["test_acc"], "step": row["step"]}
+        best.update(row)
         last_row = row
 
     def wall() -> float:
@@ -230,6 +238,7 @@ def train_run(
         # DDP: each rank evaluates its share of the rows; the sums are all-reduced.
         train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist) if n_sub else (float("nan"),) * 2
         test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
+        val_loss, val_acc = evaluate(model, val_x, val_y, cfg.eval_batch_size, dist) if len(val_x) else (None, None)
         row = {
             "step": step,
             "epoch": step / steps_per_epoch,
@@ -238,6 +247,8 @@ def train_run(
             "test_loss": test_loss,
             "test_acc": test_acc,
             "gap": train_acc - test_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
             "train_loss_running": float(running_sum) / running_n if running_n else None,
             "p": rate,
             "p_measured": p_measured,
@@ -248,8 +259,7 @@ def train_run(
             append_metrics(files.metrics, row)
         running_sum.zero_()
         running_n = 0
-        if test_acc > best["test_acc"]:
-            best.update(test_acc=test_acc, step=step)
+        best.update(row)
         last_row = row
         if on_eval is not None:
             on_eval(row)
@@ -266,15 +276,15 @@ def train_run(
         for old in list_checkpoints(files.checkpoints)[: -cfg.keep_checkpoints]:
             old.unlink(missing_ok=True)
 
-    if step == 0 and not (resume and ckpts):  # resuming from step 0: its row and checkpoint exist already
-        do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
-        save(0)
-
-    bar = _progress_bar(total_steps, step, cfg.progress)
-    model.train()
+    bar = None
     order: Tensor | None = None
     order_epoch = -1
     try:
+        if step == 0 and not (resume and ckpts):  # resuming from step 0: its row and checkpoint exist already
+            do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
+            save(0)
+        bar = Progress(total_steps, step, enabled=cfg.progress and dist.is_main)
+        model.train()
         while step < total_steps:
             epoch, pos = divmod(step, steps_per_epoch)
             if epoch != order_epoch:
@@ -321,12 +331,16 @@ def train_run(
                     rate if rate is not None else nominal_rate(),
                 )
                 if bar is not None:
-                    bar.set_postfix(loss=f"{loss_value:.3f}", train_acc=f"{row['train_acc']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+                    bar.evaluated(row, loss_value)
             if step % ckpt_every == 0 or step == total_steps:
                 save(step)
     except TrainingDiverged as exc:
         if dist.is_main:
             write_json(files.summary, _summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)))
+        raise
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: keep the checkpoints, say where to resume
+        if dist.is_main:
+            mark_interrupted(files.root)
         raise
     finally:
         if bar is not None:
@@ -352,7 +366,7 @@ def _summary(
     step: int,
     total: int,
     last_row: dict[str, Any] | None,
-    best: dict[str, Any],
+    best: Best,
     wall_time: float,
     model: nn.Module,
     message: str | None,
@@ -373,8 +387,7 @@ def _summary(
         "train_acc": last_row["train_acc"] if last_row else None,
         "test_acc": last_row["test_acc"] if last_row else None,
         "gap": last_row["gap"] if last_row else None,
-        "best_test_acc": best["test_acc"],
-        "best_step": best["step"],
+        **best.summary(),  # best_step chosen on validation accuracy; best_test_acc is the test accuracy there
     }
     if message:
         out["message"] = message
