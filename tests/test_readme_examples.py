@@ -7,6 +7,8 @@ order in one namespace (a later block uses what an earlier one built), in a temp
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,10 @@ def test_every_tutorial_has_code() -> None:
 @pytest.mark.parametrize("page", DOC_PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_docs_page_python_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    namespace = {"__name__": "__docs__"}
+    # a real module, so that a block's "--model <this module>:Net" imports the class an earlier line defines
+    module = types.ModuleType("docs_page_" + re.sub(r"\W", "_", page.relative_to(ROOT).as_posix()))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     name = page.relative_to(ROOT).as_posix()
     for index, (line, code) in enumerate(python_blocks(page.read_text())):
         exec(compile("\n" * (line - 1) + code, f"{name} (python block {index})", "exec"), namespace)
