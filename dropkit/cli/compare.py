@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
-from dropkit.data import load_dataset
 from dropkit.plotting import plot_learning_curves
-from dropkit.train.config import Config
+from dropkit.train.config import DROPOUT_FIELDS, Config
+from dropkit.train.lm_task import LM_MODELS
+from dropkit.train.task import task_for
 from dropkit.train.run_dir import new_run_dir, read_metrics, remove_if_empty, write_json
 from dropkit.train.trainer import TrainingDiverged, train_run
 
@@ -35,11 +36,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def compare(cfg: Config, out: Path) -> dict[str, Any]:
     """Run the baseline (all rates 0) and ``cfg``; return the comparison written to ``compare.json``."""
-    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
-    settings = {"no dropout": cfg.without_dropout(), f"dropout p={cfg.p:g}": cfg}
+    data = task_for(cfg).load(cfg)  # an image/signal dataset, or a text corpus for language models
+    lm = cfg.model in LM_MODELS  # their rates are emb_p, attn_p, resid_p, lm_*_p, weight_drop; p is unused
+    on = "dropout" if lm else f"dropout p={cfg.p:g}"
+    settings = {"no dropout": cfg.without_dropout(), on: cfg}
     results: dict[str, Any] = {}
     for label, run_cfg in settings.items():
-        folder = out / ("p0" if label == "no dropout" else f"p{cfg.p:g}")
+        folder = out / ("p0" if label == "no dropout" else ("dropout" if lm else f"p{cfg.p:g}"))
         log.info("%s -> %s", label, folder)
         t0 = time.perf_counter()
         summary = train_run(run_cfg.replace(name=f"{cfg.name}-{folder.name}"), folder, data=data)
@@ -52,6 +55,8 @@ def compare(cfg: Config, out: Path) -> dict[str, Any]:
             "best_test_acc": summary["best_test_acc"],
             "time_s": time.perf_counter() - t0,
         }
+        if summary.get("metric") == "test_loss":  # language models: val loss and bits per character
+            results[label].update({k: summary[k] for k in ("train_loss", "test_loss", "test_bpc", "best_test_loss")})
     plot_learning_curves(
         {label: read_metrics(Path(r["run"])) for label, r in results.items()},
         out / "curves.png",
@@ -67,22 +72,41 @@ def format_table(results: dict[str, Any]) -> str:
     labels = list(results)
     width = max(14, *(len(label) + 2 for label in labels))
     lines = ["".ljust(16) + "".join(label.rjust(width) for label in labels)]
-    rows = [
+    if all("test_loss" in results[label] for label in labels):
+        rows = _lm_rows()
+    else:
+        rows = _classification_rows()
+    for name, fmt in rows:
+        lines.append(name.ljust(16) + "".join(fmt(results[label]).rjust(width) for label in labels))
+    return "\n".join(lines)
+
+
+def _lm_rows() -> list[tuple[str, Any]]:
+    return [
+        ("train loss", lambda r: f"{r['train_loss']:.4f}"),
+        ("val loss", lambda r: f"{r['test_loss']:.4f}"),
+        ("val bits/char", lambda r: f"{r['test_bpc']:.4f}"),
+        ("best val loss", lambda r: f"{r['best_test_loss']:.4f}"),
+        ("time (s)", lambda r: f"{r['time_s']:.1f}"),
+    ]
+
+
+def _classification_rows() -> list[tuple[str, Any]]:
+    return [
         ("train accuracy", lambda r: f"{r['train_acc']:.4f}"),
         ("test accuracy", lambda r: f"{r['test_acc']:.4f}"),
         ("gap (points)", lambda r: f"{100 * r['gap']:.1f}"),
         ("best test acc", lambda r: f"{r['best_test_acc']:.4f}"),
         ("time (s)", lambda r: f"{r['time_s']:.1f}"),
     ]
-    for name, fmt in rows:
-        lines.append(name.ljust(16) + "".join(fmt(results[label]).rjust(width) for label in labels))
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = resolve_config(args)
     if cfg.p == 0 and cfg.input_p == 0 and not cfg.hidden_p:
-        raise ValueError("compare: p must be > 0 to compare against p = 0, got 0")
+        others = [k for k in DROPOUT_FIELDS if cfg.model in LM_MODELS and getattr(cfg, k)]
+        if not others:
+            raise ValueError("compare: p must be > 0 to compare against p = 0, got 0")
     out = Path(args.out) if args.out else new_run_dir(f"compare-{cfg.name}")
     try:
         report = compare(cfg, out)

@@ -24,6 +24,8 @@ COMMANDS: list[str] = [
     # --- uncertainty ---
     "dropkit.cli.uncertainty",
     # --- bench ---
+    # --- text ---
+    "dropkit.cli.sample",
 ]
 
 

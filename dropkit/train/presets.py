@@ -195,6 +195,39 @@ PRESETS: dict[str, dict[str, Any]] = {
             "eval_every": 100,
         },
     },
+    # --- text presets ---
+    "shakespeare-gpt-cpu": {
+        "description": "nanoGPT's CPU recipe on shakespeare-char: GPT 4 layers, 4 heads, width 128, context 64, "
+        "batch 12, 2000 steps, AdamW 1e-3 cosine, weight decay 0.1, grad clip 1, dropout 0 "
+        "(nanoGPT: val loss 1.88 on TinyShakespeare)",
+        "values": {
+            "name": "shakespeare-gpt-cpu",
+            "dataset": "shakespeare-char",
+            "model": "gpt",
+            "d_model": 128,
+            "heads": 4,
+            "depth": 4,
+            "mlp_ratio": 4.0,
+            "block_size": 64,
+            "emb_p": 0.0,
+            "attn_p": 0.0,
+            "resid_p": 0.0,
+            "drop_path": 0.0,
+            "p": 0.0,
+            "optimizer": "adamw",
+            "lr": 1e-3,
+            "weight_decay": 0.1,
+            "lr_schedule": "cosine",
+            "grad_clip": 1.0,
+            "batch_size": 12,
+            "steps": 2000,
+            "epochs": None,
+            "eval_every": 500,
+            "eval_windows": 500,
+            "eval_batch_size": 4096,
+            "threads": 1,
+        },
+    },
 }
 
 

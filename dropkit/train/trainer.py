@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from dropkit._io import atomic_path, remove_stale_temps
-from dropkit.data import ArrayDataset, load_dataset
+from dropkit.data import ArrayDataset
 from dropkit.models import build_model
 from dropkit.schedules import build_dropout_scheduler
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
@@ -29,6 +29,7 @@ from dropkit.train.checkpoint import checkpoint_name, list_checkpoints, load_che
 from dropkit.train.config import Config, save_config
 from dropkit.train.distributed import DistContext, current_context
 from dropkit.train.env_info import environment
+from dropkit.train.task import task_for
 from dropkit.train.run_dir import (
     RunFiles,
     append_metrics,
@@ -140,7 +141,7 @@ def train_run(
     out_dir: str | Path,
     *,
     resume: bool = False,
-    data: ArrayDataset | None = None,
+    data: ArrayDataset | Any | None = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``cfg`` and write its run folder at ``out_dir``; return the summary.
@@ -150,7 +151,8 @@ def train_run(
         out_dir: the run folder. It must not hold another run unless ``resume`` is True.
         resume: continue from the newest checkpoint in ``out_dir`` (bit-identical to an
             uninterrupted run); starts from scratch if there is none.
-        data: an already loaded dataset (must be ``cfg.dataset``); loaded from ``cfg`` when None.
+        data: an already loaded dataset (must be ``cfg.dataset``: an ``ArrayDataset``, or a
+            ``TextCorpus`` for text); loaded from ``cfg`` when None.
         on_eval: called with every metrics row (used by ``compare`` and sweeps).
 
     Raises:
@@ -170,19 +172,17 @@ def train_run(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = torch.device(cfg.device)
+    task = task_for(cfg)  # classification, or language modelling on text (dropkit.train.task)
     if data is None:
-        data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download)
-    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
-    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
-    n_train = len(train_x)
+        data = task.load(cfg)
+    tensors = task.tensors(cfg, data, device)
+    train_x, train_y, test_x, test_y = tensors.train_x, tensors.train_y, tensors.test_x, tensors.test_y
+    sub_x, sub_y = tensors.sub_x, tensors.sub_y
+    n_train, n_sub = len(train_x), len(sub_x)
     total_steps, steps_per_epoch = _total_steps(cfg, n_train)
-    subset_gen = torch.Generator().manual_seed(cfg.seed + 7919)
-    n_sub = min(cfg.eval_train_samples, n_train)
-    sub_idx = torch.randperm(n_train, generator=subset_gen)[:n_sub].to(device)
-    sub_x, sub_y = train_x[sub_idx], train_y[sub_idx]
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, data.input_shape, data.num_classes).to(device)
+    model = build_model(cfg, tensors.input_shape, tensors.num_classes).to(device)
     net = dist.wrap(model)  # DistributedDataParallel under DDP, else the model itself
     if cfg.compile:  # the training forward only: evaluation, checkpoints and state_dict use `model`
         net = torch.compile(net)
@@ -213,6 +213,7 @@ def train_run(
     if dist.is_main:
         save_config(cfg, files.config)
         write_json(files.env, environment(cfg.seed, device))
+        task.write_files(files.root, data)
         write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
 
     ckpt_every = cfg.checkpoint_every or cfg.eval_every
@@ -222,6 +223,7 @@ def train_run(
     last_row: dict[str, Any] | None = None
     best = {"test_acc": -1.0, "step": -1}
     for row in _read_existing(files):
+        task.observe(row)
         if row["test_acc"] > best["test_acc"]:
             best = {"test_acc": row["test_acc"], "step": row["step"]}
         last_row = row
@@ -232,8 +234,9 @@ def train_run(
     def do_eval(p_measured: float | None, rate: float) -> dict[str, Any]:
         nonlocal running_n, last_row  # running_sum is zeroed in place
         # DDP: each rank evaluates its share of the rows; the sums are all-reduced.
-        train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist) if n_sub else (float("nan"),) * 2
-        test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
+        train_m = task.evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist)
+        test_m = task.evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
+        train_loss, train_acc, test_loss, test_acc = train_m["loss"], train_m["acc"], test_m["loss"], test_m["acc"]
         row = {
             "step": step,
             "epoch": step / steps_per_epoch,
@@ -247,7 +250,9 @@ def train_run(
             "p_measured": p_measured,
             "lr": lr_at(cfg, step, total_steps),
             "wall_time": wall(),
+            **task.extra_row(train_m, test_m),
         }
+        task.observe(row)
         if dist.is_main:
             append_metrics(files.metrics, row)
         running_sum.zero_()
@@ -295,7 +300,7 @@ def train_run(
             dist.seed_step(cfg.seed, step)  # DDP: per-rank dropout masks, the same after a restart
             shard = dist.shard(idx)  # DDP: this rank's part of the global batch
             logits = net(train_x[shard])
-            loss = dist.scale_loss(F.cross_entropy(logits, train_y[shard]), len(shard), len(idx))
+            loss = dist.scale_loss(task.loss(logits, train_y[shard]), len(shard), len(idx))
             if cfg.l2 > 0:
                 loss = loss + l2_penalty(weights, cfg.l2)
             if regularized:
@@ -326,18 +331,18 @@ def train_run(
                     rate if rate is not None else nominal_rate(),
                 )
                 if bar is not None:
-                    bar.set_postfix(loss=f"{loss_value:.3f}", train_acc=f"{row['train_acc']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+                    bar.set_postfix(task.postfix(loss_value, row))
             if step % ckpt_every == 0 or step == total_steps:
                 save(step)
     except TrainingDiverged as exc:
         if dist.is_main:
-            write_json(files.summary, _summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)))
+            write_json(files.summary, {**_summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)), **task.summary_extra()})
         raise
     finally:
         if bar is not None:
             bar.close()
 
-    summary = _summary(cfg, "completed", step, total_steps, last_row, best, wall(), model, None)
+    summary = {**_summary(cfg, "completed", step, total_steps, last_row, best, wall(), model, None), **task.summary_extra()}
     if dist.is_main:
         with atomic_path(files.final_model) as tmp:
             save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
