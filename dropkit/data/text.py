@@ -221,7 +221,7 @@ def load_text_file(path: str | os.PathLike[str], *, name: str | None = None, val
         >>> _ = p.write_text("To be, or not to be: that is the question.\\n", encoding="utf-8")
         >>> c = load_text_file(p)
         >>> c.num_train, c.num_val, c.vocab.size
-        (38, 5, 19)
+        (38, 5, 18)
     """
     p = Path(path).expanduser()
     text = read_utf8(p, where="text")

