@@ -201,11 +201,16 @@ def run_sweep(
 def _warm_datasets(trials: list[Trial]) -> None:
     """Load each dataset once in the driver, so that workers never download or generate it at once."""
     from dropkit.data import clear_memo, load_dataset
+    from dropkit.data.corpora import clear_corpus_memo, is_text_dataset, load_corpus
 
     seen = set()
     for t in trials:
         key = (t.values["dataset"], t.values.get("data_dir"), t.values.get("download", True))
         if key not in seen:
             seen.add(key)
-            load_dataset(key[0], data_dir=key[1], download=key[2])
+            if is_text_dataset(key[0]):  # a text corpus: fetched / built into the cache once
+                load_corpus(key[0], data_dir=key[1], download=key[2])
+            else:
+                load_dataset(key[0], data_dir=key[1], download=key[2])
     clear_memo()
+    clear_corpus_memo()

@@ -172,3 +172,17 @@ def test_mismatched_model_and_dataset_are_clear_errors(text_file: Path, tmp_path
     assert "model 'gpt' is a language model; dataset must be a text dataset" in capsys.readouterr().err
     assert main(["train", *_gpt_args(text_file), "--block-size", "500", "--out", str(tmp_path / "c")]) == 2
     assert "block_size must be smaller than the validation split" in capsys.readouterr().err
+
+
+def test_a_sweep_over_a_text_preset_ranks_by_val_loss_and_reports(text_file: Path, tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(
+        "preset: shakespeare-awd-lstm\n"
+        f"base: {{dataset: 'text:{text_file}', max_chars: null, emb_dim: 8, rnn_hidden: 16, block_size: 16, steps: 4, eval_every: 2}}\n"
+        "grid: {weight_drop: [0.0, 0.5], seed: [0, 1]}\n"
+        "metric: test_loss\n"
+    )
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "s"), "--report"]) == 0
+    page = (tmp_path / "s" / "report" / "index.html").read_text()
+    assert "Best configurations by test_loss" in page and "test_bpc" in page
+    assert "Test accuracy and generalisation gap against p" in page  # the section says it does not apply
