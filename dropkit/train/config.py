@@ -109,6 +109,9 @@ class Config:
     tie_weights: bool = True  # text: the output layer reuses the input embedding matrix
     ar_alpha: float = 0.0  # lstm-lm activation regularisation alpha * mean(dropped output^2) (AWD-LSTM AR)
     tar_beta: float = 0.0  # lstm-lm temporal activation regularisation beta * mean((h_t - h_t-1)^2) (AWD-LSTM TAR)
+    adam_beta2: float = 0.999  # Adam / AdamW second-moment decay (nanoGPT's Shakespeare configs: 0.99)
+    warmup_steps: int = 0  # linear learning-rate warm-up over the first N steps (nanoGPT: lr * (step + 1) / (N + 1))
+    min_lr: float = 0.0  # cosine schedule: the rate it decays to (nanoGPT: 1e-4)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -167,6 +170,9 @@ class Config:
         need(self.max_chars is None or self.max_chars >= 2, "max_chars", "None or an integer >= 2")
         need(self.ar_alpha >= 0 and math.isfinite(self.ar_alpha), "ar_alpha", "a finite number >= 0")
         need(self.tar_beta >= 0 and math.isfinite(self.tar_beta), "tar_beta", "a finite number >= 0")
+        need(0 <= self.adam_beta2 < 1, "adam_beta2", "in [0, 1)")
+        need(self.warmup_steps >= 0, "warmup_steps", "an integer >= 0")
+        need(0 <= self.min_lr <= self.lr, "min_lr", f"in [0, lr={self.lr:g}]")
 
     def replace(self, **changes: Any) -> Config:
         """A validated copy with ``changes`` applied (keys checked like a config file's)."""

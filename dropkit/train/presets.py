@@ -198,7 +198,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # --- text presets ---
     "shakespeare-gpt-cpu": {
         "description": "nanoGPT's CPU recipe on shakespeare-char: GPT 4 layers, 4 heads, width 128, context 64, "
-        "batch 12, 2000 steps, AdamW 1e-3 cosine, weight decay 0.1, grad clip 1, dropout 0 "
+        "batch 12, 2000 steps, AdamW 1e-3 (beta2 0.99), 100 warm-up steps, cosine to 1e-4, weight decay 0.1, grad clip 1, dropout 0 "
         "(nanoGPT: val loss 1.88 on TinyShakespeare)",
         "values": {
             "name": "shakespeare-gpt-cpu",
@@ -216,6 +216,9 @@ PRESETS: dict[str, dict[str, Any]] = {
             "p": 0.0,
             "optimizer": "adamw",
             "lr": 1e-3,
+            "min_lr": 1e-4,
+            "warmup_steps": 100,
+            "adam_beta2": 0.99,
             "weight_decay": 0.1,
             "lr_schedule": "cosine",
             "grad_clip": 1.0,

@@ -53,22 +53,34 @@ class TrainingDiverged(RuntimeError):
 def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
     """Adam / AdamW / SGD; decoupled weight decay (if any) on weights only."""
     groups = decay_param_groups(model, cfg.weight_decay)
+    betas = (0.9, cfg.adam_beta2)
     if cfg.optimizer == "adam":
         if cfg.weight_decay > 0:
-            return torch.optim.AdamW(groups, lr=cfg.lr)
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=betas)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
 def lr_at(cfg: Config, step: int, total_steps: int) -> float:
     """Learning rate for the update that follows ``step`` completed steps (a pure function of the step)."""
+    if cfg.warmup_steps or cfg.min_lr:  # nanoGPT's get_lr: linear warm-up, then cosine down to min_lr
+        return _warmup_lr(cfg, step, total_steps)
     if cfg.lr_schedule == "cosine":
         return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
     if cfg.lr_schedule == "step":
         return cfg.lr * (0.1 ** (int(step >= 0.5 * total_steps) + int(step >= 0.75 * total_steps)))
     return cfg.lr
+
+
+def _warmup_lr(cfg: Config, step: int, total_steps: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / (cfg.warmup_steps + 1)
+    if cfg.lr_schedule != "cosine":
+        return cfg.lr
+    ratio = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
 
 
 def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> Tensor:

@@ -186,3 +186,24 @@ def test_a_sweep_over_a_text_preset_ranks_by_val_loss_and_reports(text_file: Pat
     page = (tmp_path / "s" / "report" / "index.html").read_text()
     assert "Best configurations by test_loss" in page and "test_bpc" in page
     assert "Test accuracy and generalisation gap against p" in page  # the section says it does not apply
+
+
+def test_nanogpt_learning_rate_schedule_and_beta2() -> None:
+    from dropkit.train.trainer import build_optimizer, lr_at
+
+    cfg = from_dict({"lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 100, "lr_schedule": "cosine", "steps": 2000,
+                     "adam_beta2": 0.99, "optimizer": "adamw"})
+    # nanoGPT get_lr: lr * (it + 1) / (warmup + 1), then min_lr + 0.5 (1 + cos(pi r)) (lr - min_lr)
+    assert lr_at(cfg, 0, 2000) == pytest.approx(1e-3 / 101)
+    assert lr_at(cfg, 99, 2000) == pytest.approx(1e-3 * 100 / 101)
+    assert lr_at(cfg, 100, 2000) == pytest.approx(1e-3)
+    assert lr_at(cfg, 1050, 2000) == pytest.approx(1e-4 + 0.5 * 0.9e-3)
+    assert lr_at(cfg, 2000, 2000) == pytest.approx(1e-4)
+    plain = from_dict({"lr": 1e-3, "lr_schedule": "cosine", "steps": 2000})  # the defaults: the old schedule
+    assert [lr_at(plain, s, 2000) for s in (0, 500, 2000)] == [1e-3, 1e-3 * 0.5 * (1 + math.cos(math.pi / 4)), 0.0]
+    opt = build_optimizer(cfg, torch.nn.Linear(2, 2))
+    assert all(g["betas"] == (0.9, 0.99) for g in opt.param_groups)
+    with pytest.raises(ValueError, match=r"min_lr must be in \[0, lr=0.001\], got 0.01"):
+        from_dict({"lr": 1e-3, "min_lr": 1e-2})
+    with pytest.raises(ValueError, match=r"adam_beta2 must be in \[0, 1\), got 1.0"):
+        from_dict({"adam_beta2": 1.0})
