@@ -231,6 +231,41 @@ PRESETS: dict[str, dict[str, Any]] = {
             "threads": 1,
         },
     },
+    "shakespeare-gpt-overfit": {
+        "description": "shakespeare-char, first 10,000 characters only (9k train / 1k val; the GPT over-fits): GPT 2 "
+        "layers, 4 heads, width 128, context 64, batch 12, 1500 steps, AdamW 3e-3 (beta2 0.99), 50 warm-up steps, "
+        "cosine to 1e-4; embedding, attention and residual dropout 0.2 (nanoGPT's GPU value)",
+        "values": {
+            "name": "shakespeare-gpt-overfit",
+            "dataset": "shakespeare-char",
+            "max_chars": 10000,
+            "model": "gpt",
+            "d_model": 128,
+            "heads": 4,
+            "depth": 2,
+            "mlp_ratio": 4.0,
+            "block_size": 64,
+            "emb_p": 0.2,
+            "attn_p": 0.2,
+            "resid_p": 0.2,
+            "drop_path": 0.0,
+            "p": 0.0,
+            "optimizer": "adamw",
+            "lr": 3e-3,
+            "min_lr": 1e-4,
+            "warmup_steps": 50,
+            "adam_beta2": 0.99,
+            "weight_decay": 0.1,
+            "lr_schedule": "cosine",
+            "grad_clip": 1.0,
+            "batch_size": 12,
+            "steps": 1500,
+            "epochs": None,
+            "eval_every": 100,
+            "eval_batch_size": 4096,
+            "threads": 1,
+        },
+    },
     "shakespeare-awd-lstm": {
         "description": "shakespeare-char, first 10,000 characters only (9k train / 1k val; the LSTM over-fits): "
         "AWD-LSTM 2 layers (256, then 128 tied to the 128-dim embedding), context 64, batch 12, 800 steps, Adam 3e-3 "
