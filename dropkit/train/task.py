@@ -14,6 +14,7 @@ by a seeded per-epoch permutation, so resuming stays bit-identical.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,23 +50,27 @@ class TaskTensors:
     num_classes: int
 
 
-class Task:
+class Task(ABC):
     """The interface :func:`dropkit.train.trainer.train_run` calls; see :class:`ClassificationTask`."""
 
     #: what ``summary["metric"]`` names: the metric reports rank runs by.
     metric = "test_acc"
 
+    @abstractmethod
     def load(self, cfg: Any) -> Any:
-        raise NotImplementedError
+        """The dataset ``cfg.dataset``, loaded into memory."""
 
+    @abstractmethod
     def tensors(self, cfg: Any, data: Any, device: torch.device) -> TaskTensors:
-        raise NotImplementedError
+        """The training rows, the eval subsets and the model's input shape and classes, on ``device``."""
 
+    @abstractmethod
     def loss(self, logits: Tensor, target: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The mean training loss of ``logits`` against ``target`` (what the optimiser minimises)."""
 
+    @abstractmethod
     def evaluate(self, model: nn.Module, x: Tensor, y: Tensor, batch_size: int, dist: DistContext | None) -> dict[str, float]:
-        raise NotImplementedError
+        """Eval-mode metrics of ``model`` on ``(x, y)``: at least ``loss`` and ``acc``."""
 
     def extra_row(self, train: dict[str, float], test: dict[str, float]) -> dict[str, Any]:
         """Metric columns beyond loss and accuracy (none for classification)."""
