@@ -199,7 +199,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "shakespeare-gpt-cpu": {
         "description": "nanoGPT's CPU recipe on shakespeare-char: GPT 4 layers, 4 heads, width 128, context 64, "
         "batch 12, 2000 steps, AdamW 1e-3 (beta2 0.99), 100 warm-up steps, cosine to 1e-4, weight decay 0.1, grad clip 1, dropout 0 "
-        "(nanoGPT: val loss 1.88 on TinyShakespeare)",
+        "(nanoGPT: val loss 1.88 on TinyShakespeare): val 1.875 on the complete works, ~19 min on 2 busy CPU cores",
         "values": {
             "name": "shakespeare-gpt-cpu",
             "dataset": "shakespeare-char",
@@ -234,7 +234,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "shakespeare-gpt-overfit": {
         "description": "shakespeare-char, first 10,000 characters only (9k train / 1k val; the GPT over-fits): GPT 2 "
         "layers, 4 heads, width 128, context 64, batch 12, 1500 steps, AdamW 3e-3 (beta2 0.99), 50 warm-up steps, "
-        "cosine to 1e-4; embedding, attention and residual dropout 0.2 (nanoGPT's GPU value)",
+        "cosine to 1e-4; embedding, attention and residual dropout 0.2 (nanoGPT's GPU value): dropkit compare over "
+        "3 seeds, val loss 2.24 vs 4.38 without dropout, ~14 min per seed",
         "values": {
             "name": "shakespeare-gpt-overfit",
             "dataset": "shakespeare-char",
@@ -270,7 +271,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "description": "shakespeare-char, first 10,000 characters only (9k train / 1k val; the LSTM over-fits): "
         "AWD-LSTM 2 layers (256, then 128 tied to the 128-dim embedding), context 64, batch 12, 800 steps, Adam 3e-3 "
         "cosine, grad clip 0.25; embedding dropout 0.1, locked dropout in 0.1 / between 0.2 / out 0.25, weight drop "
-        "0.4, AR 2, TAR 1 (Merity et al. 2017)",
+        "0.4, AR 2, TAR 1 (Merity et al. 2017): dropkit compare over 3 seeds, val 2.81 vs 3.61 bits/char without "
+        "dropout, ~10 min per seed",
         "values": {
             "name": "shakespeare-awd-lstm",
             "dataset": "shakespeare-char",
