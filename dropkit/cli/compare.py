@@ -11,11 +11,12 @@ from typing import Any
 from dropkit.cli.compare_folder import COMPARE_CONFIG, COMPARE_INDEX, check_new_compare_out, check_resume_out
 from dropkit.cli.config_args import add_config_arguments, resolve_config
 from dropkit.cli.signals import terminate_as_interrupt
-from dropkit.data import load_config_dataset
 from dropkit.models.baseline import baseline_config
 from dropkit.plotting import plot_learning_curves
-from dropkit.train.config import Config, load_config_file, save_config
+from dropkit.train.config import DROPOUT_FIELDS, Config, load_config_file, save_config
 from dropkit.train.interrupt import resume_command
+from dropkit.train.lm_task import LM_MODELS
+from dropkit.train.task import task_for
 from dropkit.train.run_dir import RunFiles, new_run_dir, read_metrics, read_summary, remove_if_empty, write_json
 from dropkit.train.trainer import TrainingDiverged, train_run
 
@@ -51,11 +52,13 @@ def compare(cfg: Config, out: Path, *, resume: bool = False) -> dict[str, Any]:
         out: the compare folder (layout in :mod:`dropkit.cli.compare_folder`).
         resume: keep the runs that completed and continue the others from their newest checkpoint.
     """
-    data = load_config_dataset(cfg)  # fails before writing anything
+    data = task_for(cfg).load(cfg)  # fails before writing anything; a text corpus for language models
+    lm = cfg.model in LM_MODELS  # their rates are emb_p, attn_p, resid_p, lm_*_p, weight_drop; p is unused
+    on = "dropout" if lm else f"dropout p={cfg.p:g}"
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / COMPARE_CONFIG)
-    settings = {"no dropout": baseline_config(cfg), f"dropout p={cfg.p:g}": cfg}
-    folders = {label: out / ("p0" if label == "no dropout" else f"p{cfg.p:g}") for label in settings}
+    settings = {"no dropout": baseline_config(cfg), on: cfg}
+    folders = {label: out / ("p0" if label == "no dropout" else ("dropout" if lm else f"p{cfg.p:g}")) for label in settings}
     index: dict[str, Any] = {"status": "running", "dataset": cfg.dataset, "model": cfg.model, "seed": cfg.seed}
     index["results"] = {label: {"run": str(folder), "p": settings[label].p} for label, folder in folders.items()}
     write_json(out / COMPARE_INDEX, index)
@@ -81,6 +84,8 @@ def compare(cfg: Config, out: Path, *, resume: bool = False) -> dict[str, Any]:
                 "best_step": summary.get("best_step"),
                 "time_s": summary["wall_time"] if done or resume else time.perf_counter() - t0,
             }
+            if summary.get("metric") == "test_loss":  # language models: val loss and bits per character
+                results[label].update({k: summary[k] for k in ("train_loss", "test_loss", "test_bpc", "best_test_loss")})
     except KeyboardInterrupt:
         write_json(out / COMPARE_INDEX, {**index, "status": "interrupted"})
         raise
@@ -99,7 +104,27 @@ def format_table(results: dict[str, Any]) -> str:
     labels = list(results)
     width = max(14, *(len(label) + 2 for label in labels))
     lines = ["".ljust(16) + "".join(label.rjust(width) for label in labels)]
-    rows = [
+    if all("test_loss" in results[label] for label in labels):
+        rows = _lm_rows()
+    else:
+        rows = _classification_rows()
+    for name, fmt in rows:
+        lines.append(name.ljust(16) + "".join(fmt(results[label]).rjust(width) for label in labels))
+    return "\n".join(lines)
+
+
+def _lm_rows() -> list[tuple[str, Any]]:
+    return [
+        ("train loss", lambda r: f"{r['train_loss']:.4f}"),
+        ("val loss", lambda r: f"{r['test_loss']:.4f}"),
+        ("val bits/char", lambda r: f"{r['test_bpc']:.4f}"),
+        ("best val loss", lambda r: f"{r['best_test_loss']:.4f}"),
+        ("time (s)", lambda r: f"{r['time_s']:.1f}"),
+    ]
+
+
+def _classification_rows() -> list[tuple[str, Any]]:
+    return [
         ("train accuracy", lambda r: f"{r['train_acc']:.4f}"),
         ("test accuracy", lambda r: f"{r['test_acc']:.4f}"),
         ("gap (points)", lambda r: f"{100 * r['gap']:.1f}"),
@@ -108,9 +133,6 @@ def format_table(results: dict[str, Any]) -> str:
          lambda r: f"{r['best_test_acc']:.4f}"),
         ("time (s)", lambda r: f"{r['time_s']:.1f}"),
     ]
-    for name, fmt in rows:
-        lines.append(name.ljust(16) + "".join(fmt(results[label]).rjust(width) for label in labels))
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -126,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             check_new_compare_out(Path(args.out))
     if cfg.p == 0 and cfg.input_p == 0 and not cfg.hidden_p:
-        raise ValueError("compare: p must be > 0 to compare against p = 0, got 0")
+        others = [k for k in DROPOUT_FIELDS if cfg.model in LM_MODELS and getattr(cfg, k)]
+        if not others:
+            raise ValueError("compare: p must be > 0 to compare against p = 0, got 0")
     out = Path(args.out) if args.out else new_run_dir(f"compare-{cfg.name}")
     try:
         with terminate_as_interrupt():

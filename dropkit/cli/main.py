@@ -30,6 +30,8 @@ COMMANDS: list[str] = [
     # --- bench ---
     # --- audit ---
     "dropkit.cli.audit",
+    # --- text ---
+    "dropkit.cli.sample",
 ]
 
 

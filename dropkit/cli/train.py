@@ -121,6 +121,13 @@ def _print_interrupted(args: argparse.Namespace, out: Path) -> None:
 
 
 def _print_result(name: str, summary: dict, out: Path) -> None:
+    if summary.get("metric") == "test_loss":  # a language model: loss and bits per character, not accuracy
+        print(
+            f"{name}: val loss {summary['test_loss']:.4f} ({summary['test_bpc']:.3f} bits/char), train loss "
+            f"{summary['train_loss']:.4f}, best val loss {summary['best_test_loss']:.4f}, {summary['step']} steps in "
+            f"{summary['wall_time']:.1f} s -> {out}"
+        )
+        return
     print(
         f"{name}: test accuracy {summary['test_acc']:.4f}, train accuracy {summary['train_acc']:.4f}, "
         f"gap {100 * summary['gap']:.1f} points, {summary['step']} steps in {summary['wall_time']:.1f} s -> {out}"

@@ -17,3 +17,8 @@ __all__ += ["RNNClassifier", "build_rnn"]
 from dropkit.models.transformer import Transformer, TransformerBlock, build_transformer
 
 __all__ += ["Transformer", "TransformerBlock", "build_transformer"]
+# --- text ---
+from dropkit.models.gpt import GPT, GPTBlock, build_gpt
+from dropkit.models.lstm_lm import LSTMLM, ActivationRegularizer, build_lstm_lm
+
+__all__ += ["GPT", "GPTBlock", "build_gpt", "LSTMLM", "ActivationRegularizer", "build_lstm_lm"]

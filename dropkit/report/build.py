@@ -216,7 +216,8 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
 
 def _write(src: ReportSource, folder: Path) -> None:
     rows = run_rows(src.records)
-    metric = str(src.index.get("metric") or "test_acc")
+    lm = bool(rows) and all("test_bpc" in r for r in rows)  # language models: val loss, not accuracy
+    metric = str(src.index.get("metric") or ("test_loss" if lm else "test_acc"))
     varied = varied_keys(src.records, src.index.get("varied") or ["p"])
     group = [k for k in varied if k != "seed"]
     agg = aggregate_runs(rows, varied)
@@ -237,7 +238,7 @@ def _write(src: ReportSource, folder: Path) -> None:
     else:
         sections.append(("Learning curves", '<p class="note">No metrics yet.</p>'))
 
-    rates = _distinct(agg, "p") if "p" in group else []
+    rates = _distinct(agg, "p") if "p" in group and not lm else []  # p is not a language model's rate
     if len(rates) >= 2:
         others = [k for k in group if k != "p"]
         plot_rate_effect(agg, folder / "rates", x="p", series_keys=others, title=f"{name}: mean over seeds, 95% t interval")
@@ -258,7 +259,9 @@ def _write(src: ReportSource, folder: Path) -> None:
 
     best = rank_rows(agg, f"{metric}_mean")[:10]
     cols = list(group) + ["n", f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"]
-    cols += [c for c in ("test_acc_mean", "train_acc_mean", "gap_mean", "best_test_acc_mean", "wall_time_mean") if c not in cols]
+    shown_cols = ("test_loss_mean", "train_loss_mean", "wall_time_mean") if lm else (
+        "test_acc_mean", "train_acc_mean", "gap_mean", "best_test_acc_mean", "wall_time_mean")
+    cols += [c for c in shown_cols if c not in cols]
     sections.append(
         (
             f"Best configurations by {metric}",
@@ -266,7 +269,9 @@ def _write(src: ReportSource, folder: Path) -> None:
             + html.table(best, cols, text_columns=list(group)),
         )
     )
-    run_cols = ["label", "status"] + list(varied) + ["train_acc", "test_acc", "gap", "best_test_acc", "wall_time"]
+    run_cols = ["label", "status"] + list(varied) + (
+        ["train_loss", "test_loss", "test_bpc", "best_test_loss", "wall_time"] if lm
+        else ["train_acc", "test_acc", "gap", "best_test_acc", "wall_time"])
     shown = rows[:_MAX_RUN_ROWS]
     more = f'<p class="note">{len(rows) - len(shown)} more runs in results.csv.</p>' if len(rows) > len(shown) else ""
     sections.append(("Runs", html.table(shown, run_cols, text_columns=["label", "status"] + list(varied)) + more))

@@ -68,6 +68,9 @@ def mean_curve(runs: Sequence[Sequence[Mapping[str, Any]]]) -> list[dict[str, An
         for key in ("train_acc", "test_acc", "train_loss", "test_loss"):
             vals = [_num(r.get(key)) for r in at]
             row[key] = float(np.mean(vals))
+        for key in ("train_bpc", "test_bpc"):  # language-model runs (dropkit.train.lm_task)
+            if all(key in r for r in at):
+                row[key] = float(np.mean([_num(r.get(key)) for r in at]))
         out.append(row)
     return out
 

@@ -31,6 +31,9 @@ def run_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
         for key in ("train_acc", "test_acc", "gap", "train_loss", "test_loss", "wall_time"):
             row[key] = final.get(key)
         row["best_test_acc"] = r.summary.get("best_test_acc")
+        if r.summary.get("metric") == "test_loss":  # a language model: bits per character, best val loss
+            row["test_bpc"] = final.get("test_bpc")
+            row["best_test_loss"] = r.summary.get("best_test_loss")
         row["step"] = r.summary.get("step")
         for key, value in r.config.items():
             if key not in row:

@@ -212,6 +212,7 @@ def run_sweep(
 def _warm_datasets(trials: list[Trial]) -> None:
     """Load each dataset once in the driver, so that workers never download or generate it at once."""
     from dropkit.data import clear_memo, load_config_dataset
+    from dropkit.data.corpora import clear_corpus_memo, is_text_dataset, load_corpus
 
     seen = set()
     for t in trials:
@@ -220,5 +221,9 @@ def _warm_datasets(trials: list[Trial]) -> None:
         key = tuple(str(t.values.get(k)) for k in keys)
         if key not in seen:
             seen.add(key)
-            load_config_dataset(t.config())
+            if is_text_dataset(t.values["dataset"]):  # a text corpus: fetched / built into the cache once
+                load_corpus(t.values["dataset"], data_dir=t.values.get("data_dir"), download=t.values.get("download", True))
+            else:
+                load_config_dataset(t.config())
     clear_memo()
+    clear_corpus_memo()

@@ -108,6 +108,21 @@ class Config:
     swap_dropout: bool = False  # model module:callable: replace its torch.nn dropout modules by dropkit's
     set_rate: float | None = None  # model module:callable: set the rate of every dropout-like module it has (applied last)
     swap_rnn: str | None = None  # model module:callable: variational LSTM/GRU, e.g. 'input_p=0.2,recurrent_p=0.2' (also weight_p, zoneout_p)
+    # --- text (models gpt / lstm-lm on shakespeare-char, text:PATH) ---
+    block_size: int = 64  # text: context length in characters (training windows and sampling)
+    eval_windows: int | None = None  # text: windows of block_size evaluated per split; None: the whole validation split
+    max_chars: int | None = None  # text: use only the first N characters of the corpus (then the 90/10 split): a small-data regime
+    emb_p: float = 0.0  # text embedding dropout: gpt drops elements of token + position embeddings (nanoGPT); lstm-lm drops whole characters' embedding rows (AWD-LSTM dropoute)
+    emb_dim: int = 128  # lstm-lm embedding size (with tie_weights also the last LSTM layer's size)
+    lm_input_p: float = 0.0  # lstm-lm locked dropout on the embeddings fed to the first LSTM (AWD-LSTM dropouti)
+    lm_hidden_p: float = 0.0  # lstm-lm locked dropout between LSTM layers (AWD-LSTM dropouth)
+    lm_output_p: float = 0.0  # lstm-lm locked dropout on the last LSTM output (AWD-LSTM dropout)
+    tie_weights: bool = True  # text: the output layer reuses the input embedding matrix
+    ar_alpha: float = 0.0  # lstm-lm activation regularisation alpha * mean(dropped output^2) (AWD-LSTM AR)
+    tar_beta: float = 0.0  # lstm-lm temporal activation regularisation beta * mean((h_t - h_t-1)^2) (AWD-LSTM TAR)
+    adam_beta2: float = 0.999  # Adam / AdamW second-moment decay (nanoGPT's Shakespeare configs: 0.99)
+    warmup_steps: int = 0  # linear learning-rate warm-up over the first N steps (nanoGPT: lr * (step + 1) / (N + 1))
+    min_lr: float = 0.0  # cosine schedule: the rate it decays to (nanoGPT: 1e-4)
 
     def __post_init__(self) -> None:
         from dropkit.train.user_inputs import normalise_user_inputs
@@ -163,7 +178,18 @@ class Config:
             if value not in allowed:
                 hint = closest_name_hint(str(value), allowed)
                 options = ", ".join(repr(a) for a in allowed)
+                if key == "dataset" and isinstance(value, str) and value.startswith("text:") and len(value) > 5:
+                    continue  # text:PATH, any UTF-8 file (dropkit.data.text)
                 raise ValueError(f"{where}: {key} must be one of {options}, got {value!r}{hint}")
+        need(self.block_size >= 1, "block_size", "an integer >= 1")
+        need(self.eval_windows is None or self.eval_windows >= 1, "eval_windows", "None or an integer >= 1")
+        need(self.emb_dim >= 1, "emb_dim", "an integer >= 1")
+        need(self.max_chars is None or self.max_chars >= 2, "max_chars", "None or an integer >= 2")
+        need(self.ar_alpha >= 0 and math.isfinite(self.ar_alpha), "ar_alpha", "a finite number >= 0")
+        need(self.tar_beta >= 0 and math.isfinite(self.tar_beta), "tar_beta", "a finite number >= 0")
+        need(0 <= self.adam_beta2 < 1, "adam_beta2", "in [0, 1)")
+        need(self.warmup_steps >= 0, "warmup_steps", "an integer >= 0")
+        need(0 <= self.min_lr <= self.lr, "min_lr", f"in [0, lr={self.lr:g}]")
 
     def replace(self, **changes: Any) -> Config:
         """A validated copy with ``changes`` applied (keys checked like a config file's)."""
@@ -190,6 +216,7 @@ DROPOUT_FIELDS: list[str] = [
     "conv_p",  # cnn
     "rnn_input_p", "rnn_recurrent_p", "weight_drop", "zoneout",  # rnn
     "attn_p", "resid_p", "drop_path", "token_p",  # transformer
+    "emb_p", "lm_input_p", "lm_hidden_p", "lm_output_p",  # text (gpt also uses attn_p, resid_p; lstm-lm weight_drop)
 ]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -206,9 +233,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def _is_file_dataset(value: object) -> bool:
+    from dropkit.data.corpora import is_text_dataset
     from dropkit.data.files import is_file_spec
 
-    return is_file_spec(value)
+    return not is_text_dataset(value) and is_file_spec(value)  # text:PATH is a corpus (dropkit.data.text)
 
 
 def _is_imported_model(value: object) -> bool:
@@ -219,6 +247,9 @@ def _is_imported_model(value: object) -> bool:
 
 # Keys that may hold the user's own files or model instead of one of the _CHOICES.
 _USER_KEYS = {"dataset": _is_file_dataset, "model": _is_imported_model}
+# --- text ---
+_CHOICES["dataset"] += ("shakespeare-char", "shakespeare-char-tiny", "shakespeare-char-works")
+_CHOICES["model"] += ("gpt", "lstm-lm")
 
 
 def config_keys() -> list[str]:

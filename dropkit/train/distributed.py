@@ -274,9 +274,9 @@ def _preload(cfg: Any) -> None:
     """Import what DistributedDataParallel needs and load the dataset before the ranks are forked."""
     import torch._dynamo  # noqa: F401  (DDP imports it on construction: seconds, per process)
 
-    from dropkit.data import load_config_dataset
+    from dropkit.train.task import task_for
 
-    load_config_dataset(cfg)
+    task_for(cfg).load(cfg)  # an image/signal dataset, or a text corpus
 
 
 def launch(cfg: Any, out: str | Path, nproc: int, *, resume: bool = False, tensorboard: bool = False) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from dropkit._io import atomic_path, remove_stale_temps
-from dropkit.data import ArrayDataset, data_record, load_config_dataset
+from dropkit.data import ArrayDataset, data_record
 from dropkit.models import build_model
 from dropkit.surgery.stochastic import dropout_modules, mean_dropout_rate
 from dropkit.regularizers import apply_max_norm, decay_param_groups, iter_weights, l2_penalty
@@ -35,6 +35,7 @@ from dropkit.train.interrupt import mark_interrupted
 from dropkit.train.model_keys import applies_to, save_run_config
 from dropkit.train.progress import Progress
 from dropkit.train.validation import Best, split_train_val
+from dropkit.train.task import task_for
 from dropkit.train.run_dir import (
     RunFiles,
     append_metrics,
@@ -58,22 +59,34 @@ class TrainingDiverged(RuntimeError):
 def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
     """Adam / AdamW / SGD; decoupled weight decay (if any) on weights only."""
     groups = decay_param_groups(model, cfg.weight_decay)
+    betas = (0.9, cfg.adam_beta2)
     if cfg.optimizer == "adam":
         if cfg.weight_decay > 0:
-            return torch.optim.AdamW(groups, lr=cfg.lr)
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+            return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=betas)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas)
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
 
 
 def lr_at(cfg: Config, step: int, total_steps: int) -> float:
     """Learning rate for the update that follows ``step`` completed steps (a pure function of the step)."""
+    if cfg.warmup_steps or cfg.min_lr:  # nanoGPT's get_lr: linear warm-up, then cosine down to min_lr
+        return _warmup_lr(cfg, step, total_steps)
     if cfg.lr_schedule == "cosine":
         return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
     if cfg.lr_schedule == "step":
         return cfg.lr * (0.1 ** (int(step >= 0.5 * total_steps) + int(step >= 0.75 * total_steps)))
     return cfg.lr
+
+
+def _warmup_lr(cfg: Config, step: int, total_steps: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / (cfg.warmup_steps + 1)
+    if cfg.lr_schedule != "cosine":
+        return cfg.lr
+    ratio = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
 
 
 def epoch_order(seed: int, epoch: int, n: int, device: torch.device) -> Tensor:
@@ -141,7 +154,7 @@ def train_run(
     out_dir: str | Path,
     *,
     resume: bool = False,
-    data: ArrayDataset | None = None,
+    data: ArrayDataset | Any | None = None,
     on_eval: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train ``cfg`` and write its run folder at ``out_dir``; return the summary.
@@ -151,7 +164,8 @@ def train_run(
         out_dir: the run folder. It must not hold another run unless ``resume`` is True.
         resume: continue from the newest checkpoint in ``out_dir`` (bit-identical to an
             uninterrupted run); starts from scratch if there is none.
-        data: an already loaded dataset (must be ``cfg.dataset``); loaded from ``cfg`` when None.
+        data: an already loaded dataset (must be ``cfg.dataset``: an ``ArrayDataset``, or a
+            ``TextCorpus`` for text); loaded from ``cfg`` when None.
         on_eval: called with every metrics row (used by ``compare`` and sweeps).
 
     Raises:
@@ -171,21 +185,19 @@ def train_run(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = check_device(cfg.device)  # before anything is written: a clear error for --device cuda on a CPU torch
+    task = task_for(cfg)  # classification, or language modelling on text (dropkit.train.task)
     if data is None:
-        data = load_config_dataset(cfg)
-    train_idx, val_idx = split_train_val(len(data.train_x), cfg.val_fraction, cfg.seed)  # see dropkit.train.validation
-    val_x, val_y = data.train_x[val_idx].to(device), data.train_y[val_idx].to(device)
-    train_x, train_y = data.train_x[train_idx].to(device), data.train_y[train_idx].to(device)
-    test_x, test_y = data.test_x.to(device), data.test_y.to(device)
-    n_train = len(train_x)
+        data = task.load(cfg)
+    tensors = task.tensors(cfg, data, device)  # classification holds out val_fraction of the training rows
+    train_x, train_y, test_x, test_y = tensors.train_x, tensors.train_y, tensors.test_x, tensors.test_y
+    sub_x, sub_y = tensors.sub_x, tensors.sub_y
+    val_x = tensors.val_x if tensors.val_x is not None else test_x[:0]
+    val_y = tensors.val_y if tensors.val_y is not None else test_y[:0]
+    n_train, n_sub = len(train_x), len(sub_x)
     total_steps, steps_per_epoch = _total_steps(cfg, n_train)
-    subset_gen = torch.Generator().manual_seed(cfg.seed + 7919)
-    n_sub = min(cfg.eval_train_samples, n_train)
-    sub_idx = torch.randperm(n_train, generator=subset_gen)[:n_sub].to(device)
-    sub_x, sub_y = train_x[sub_idx], train_y[sub_idx]
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, data.input_shape, data.num_classes).to(device)
+    model = build_model(cfg, tensors.input_shape, tensors.num_classes).to(device)
     net = dist.wrap(model)  # DistributedDataParallel under DDP, else the model itself
     if cfg.compile:  # the training forward only: evaluation, checkpoints and state_dict use `model`
         net = torch.compile(net)
@@ -217,7 +229,8 @@ def train_run(
         shutil.rmtree(files.checkpoints, ignore_errors=True)
     if dist.is_main:
         save_run_config(cfg, files.config)  # the keys of this model only (an MLP run lists no CNN keys)
-        write_json(files.env, {**environment(cfg.seed, device), "data": data_record(data)})
+        write_json(files.env, {**environment(cfg.seed, device), **({"data": data_record(data)} if isinstance(data, ArrayDataset) else {})})
+        task.write_files(files.root, data)
         write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
 
     ckpt_every = cfg.checkpoint_every or cfg.eval_every
@@ -227,6 +240,7 @@ def train_run(
     last_row: dict[str, Any] | None = None
     best = Best("val_acc" if len(val_x) else "test_acc")  # the best step is chosen on validation accuracy
     for row in _read_existing(files):
+        task.observe(row)
         best.update(row)
         last_row = row
 
@@ -236,8 +250,9 @@ def train_run(
     def do_eval(p_measured: float | None, rate: float) -> dict[str, Any]:
         nonlocal running_n, last_row  # running_sum is zeroed in place
         # DDP: each rank evaluates its share of the rows; the sums are all-reduced.
-        train_loss, train_acc = evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist) if n_sub else (float("nan"),) * 2
-        test_loss, test_acc = evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
+        train_m = task.evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist)
+        test_m = task.evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
+        train_loss, train_acc, test_loss, test_acc = train_m["loss"], train_m["acc"], test_m["loss"], test_m["acc"]
         val_loss, val_acc = evaluate(model, val_x, val_y, cfg.eval_batch_size, dist) if len(val_x) else (None, None)
         row = {
             "step": step,
@@ -254,7 +269,9 @@ def train_run(
             "p_measured": p_measured,
             "lr": lr_at(cfg, step, total_steps),
             "wall_time": wall(),
+            **task.extra_row(train_m, test_m),
         }
+        task.observe(row)
         if dist.is_main:
             append_metrics(files.metrics, row)
         running_sum.zero_()
@@ -300,7 +317,7 @@ def train_run(
             dist.seed_step(cfg.seed, step)  # DDP: per-rank dropout masks, the same after a restart
             shard = dist.shard(idx)  # DDP: this rank's part of the global batch
             logits = net(train_x[shard])
-            loss = dist.scale_loss(F.cross_entropy(logits, train_y[shard]), len(shard), len(idx))
+            loss = dist.scale_loss(task.loss(logits, train_y[shard]), len(shard), len(idx))
             if cfg.l2 > 0:
                 loss = loss + l2_penalty(weights, cfg.l2)
             if regularized:
@@ -336,7 +353,7 @@ def train_run(
                 save(step)
     except TrainingDiverged as exc:
         if dist.is_main:
-            write_json(files.summary, _summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)))
+            write_json(files.summary, {**_summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)), **task.summary_extra()})
         raise
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: keep the checkpoints, say where to resume
         if dist.is_main:
@@ -346,7 +363,7 @@ def train_run(
         if bar is not None:
             bar.close()
 
-    summary = _summary(cfg, "completed", step, total_steps, last_row, best, wall(), model, None)
+    summary = {**_summary(cfg, "completed", step, total_steps, last_row, best, wall(), model, None), **task.summary_extra()}
     if dist.is_main:
         with atomic_path(files.final_model) as tmp:
             save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))

@@ -32,7 +32,9 @@ def normalise_user_inputs(cfg: Any) -> None:
         {'start_dim': 1}
     """
     where = "config"
-    if isinstance(cfg.dataset, str) and is_file_spec(cfg.dataset):
+    from dropkit.data.corpora import is_text_dataset
+
+    if isinstance(cfg.dataset, str) and is_file_spec(cfg.dataset) and not is_text_dataset(cfg.dataset):
         cfg.dataset = canonical_dataset(cfg.dataset)
     if cfg.model_args is not None:
         cfg.model_args = parse_model_args(cfg.model_args, where=f"{where}: model_args")

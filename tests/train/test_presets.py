@@ -17,6 +17,8 @@ _INPUT = {
     "digits": ((1, 8, 8), 10),
     "fashion-mnist": ((1, 28, 28), 10),
     "mnist": ((1, 28, 28), 10),
+    # text: (block_size,) ids are filled in from the config; 84 characters in the complete works
+    "shakespeare-char": (None, 84),
 }
 # How a description names each dataset (case-insensitive).
 _DATASET_WORDS = {
@@ -24,6 +26,7 @@ _DATASET_WORDS = {
     "digits": "digits",
     "fashion-mnist": "fashion-mnist",
     "mnist": "mnist",
+    "shakespeare-char": "shakespeare-char",
 }
 
 
@@ -51,6 +54,14 @@ def test_preset_resolves_to_a_valid_config(name: str) -> None:
 def test_preset_model_builds_and_runs_a_forward_pass(name: str) -> None:
     cfg = from_dict(preset_values(name))
     input_shape, num_classes = _INPUT[cfg.dataset]
+    if input_shape is None:  # a language model: (N, T) ids -> (N, T, V) logits at every position
+        model = build_model(cfg, (cfg.block_size,), num_classes)
+        x = torch.randint(0, num_classes, (3, cfg.block_size))
+        model.train()
+        assert model(x).shape == (3, cfg.block_size, num_classes)
+        with torch.no_grad():
+            assert torch.isfinite(model.eval()(x)).all()
+        return
     model = build_model(cfg, input_shape, num_classes)
     x = torch.randn(3, *input_shape)
     model.train()
