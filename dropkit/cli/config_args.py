@@ -37,7 +37,7 @@ _FLAG_ALIASES: dict[str, tuple[str, ...]] = {"p": ("--dropout",)}
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--preset``, ``--config`` and one ``--<key>`` flag per config key."""
     presets = ", ".join(f"{n} ({PRESETS[n]['description']})" for n in preset_names())
-    parser.add_argument("--preset", metavar="NAME", help=f"start from a preset: {presets}")
+    parser.add_argument("--preset", metavar="NAME", help="start from a preset: " + presets.replace("%", "%%"))  # argparse formats help with %
     parser.add_argument("--config", metavar="FILE", help="a YAML or JSON file of config keys (overrides the preset)")
     group = parser.add_argument_group("config keys (override preset and config file)")
     helps = field_help()
