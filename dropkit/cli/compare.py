@@ -107,7 +107,7 @@ def format_table(results: dict[str, Any]) -> str:
     if all("test_loss" in results[label] for label in labels):
         rows = _lm_rows()
     else:
-        rows = _classification_rows()
+        rows = _classification_rows(results)
     for name, fmt in rows:
         lines.append(name.ljust(16) + "".join(fmt(results[label]).rjust(width) for label in labels))
     return "\n".join(lines)
@@ -123,7 +123,7 @@ def _lm_rows() -> list[tuple[str, Any]]:
     ]
 
 
-def _classification_rows() -> list[tuple[str, Any]]:
+def _classification_rows(results: dict[str, Any]) -> list[tuple[str, Any]]:
     return [
         ("train accuracy", lambda r: f"{r['train_acc']:.4f}"),
         ("test accuracy", lambda r: f"{r['test_acc']:.4f}"),

@@ -68,7 +68,7 @@ def load_language_model(run_dir: str | Path, checkpoint: str = "final", device: 
     vocab = CharVocab.from_json(json.loads(vocab_path.read_text()))
     files = RunFiles(root)
     ckpts = list_checkpoints(files.checkpoints)
-    model = build_model(cfg, (cfg.block_size,), vocab.size)
+    model = build_model(cfg, (cfg.context_length,), vocab.size)
     if checkpoint == "final" and files.final_model.exists():
         model.load_state_dict(load_file(str(files.final_model)))
     else:
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         prompt = vocab.encode(args.prompt, where="sample: --prompt")
     except ValueError as exc:
         raise CLIError(str(exc)) from None
-    ids = generate(model, prompt, args.tokens, block_size=cfg.block_size, temperature=args.temperature,
+    ids = generate(model, prompt, args.tokens, block_size=cfg.context_length, temperature=args.temperature,
                    top_k=args.top_k, greedy=args.greedy, seed=args.seed)
     print(vocab.decode(ids))
     return 0

@@ -30,7 +30,7 @@ __all__ = ["drop_path", "drop_path_residual"]
 
 def drop_path(
     x: Tensor,
-    p: float = 0.1,
+    p: float = 0.0,
     *,
     mode: str = "row",
     scale_by_keep: bool = True,
@@ -44,7 +44,7 @@ def drop_path(
     Args:
         x: branch output ``(N, *)`` with at least 1 dim, floating point.
         p: probability of **dropping** a sample's branch (``"row"``) or the batch's (``"batch"``),
-            in ``[0, 1]`` (default: 0.1).
+            in ``[0, 1]`` (default: 0, as timm's; the Module twin's default too).
         mode: ``"row"`` (one decision per sample) or ``"batch"`` (one for all) (default: ``"row"``).
         scale_by_keep: scale kept samples by ``1 / (1 - p)`` so the expectation is preserved
             (default: True); False gives the paper's unscaled training-time form.

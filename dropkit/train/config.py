@@ -109,8 +109,8 @@ class Config:
     set_rate: float | None = None  # model module:callable: set the rate of every dropout-like module it has (applied last)
     swap_rnn: str | None = None  # model module:callable: variational LSTM/GRU, e.g. 'input_p=0.2,recurrent_p=0.2' (also weight_p, zoneout_p)
     # --- text (models gpt / lstm-lm on shakespeare-char, text:PATH) ---
-    block_size: int = 64  # text: context length in characters (training windows and sampling)
-    eval_windows: int | None = None  # text: windows of block_size evaluated per split; None: the whole validation split
+    context_length: int = 64  # text: context length in characters, nanoGPT's block_size (training windows and sampling)
+    eval_windows: int | None = None  # text: windows of context_length evaluated per split; None: the whole validation split
     max_chars: int | None = None  # text: use only the first N characters of the corpus (then the 90/10 split): a small-data regime
     emb_p: float = 0.0  # text embedding dropout: gpt drops elements of token + position embeddings (nanoGPT); lstm-lm drops whole characters' embedding rows (AWD-LSTM dropoute)
     emb_dim: int = 128  # lstm-lm embedding size (with tie_weights also the last LSTM layer's size)
@@ -181,7 +181,7 @@ class Config:
                 if key == "dataset" and isinstance(value, str) and value.startswith("text:") and len(value) > 5:
                     continue  # text:PATH, any UTF-8 file (dropkit.data.text)
                 raise ValueError(f"{where}: {key} must be one of {options}, got {value!r}{hint}")
-        need(self.block_size >= 1, "block_size", "an integer >= 1")
+        need(self.context_length >= 1, "context_length", "an integer >= 1")
         need(self.eval_windows is None or self.eval_windows >= 1, "eval_windows", "None or an integer >= 1")
         need(self.emb_dim >= 1, "emb_dim", "an integer >= 1")
         need(self.max_chars is None or self.max_chars >= 2, "max_chars", "None or an integer >= 2")

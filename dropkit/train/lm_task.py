@@ -1,12 +1,12 @@
 """Character-level language modelling as a training task: windows, next-character loss, bits per character.
 
-A training row is a window of ``block_size + 1`` consecutive characters of the training split:
+A training row is a window of ``context_length + 1`` consecutive characters of the training split:
 ``x = ids[i : i + T]``, ``y = ids[i + 1 : i + T + 1]`` for every start ``i`` (overlapping windows,
 built as a strided view: no copy). A step draws ``batch_size`` starts from the seeded per-epoch
 permutation of the trainer (nanoGPT draws them with replacement; the distribution of a batch is the same).
 
 Evaluation (eval mode, no dropout) reads **non-overlapping** windows, so every character of the
-validation split is predicted once, from a context of up to ``block_size`` characters (as nanoGPT's
+validation split is predicted once, from a context of up to ``context_length`` characters (as nanoGPT's
 ``estimate_loss``, which averages 200 random windows instead). ``eval_windows`` caps the number of
 windows of each split (evenly spaced through it); the train metrics use as many training windows as
 the validation split has (at most ``eval_windows``), evenly spaced.
@@ -98,12 +98,12 @@ class LanguageModelTask(Task):
         return truncate_corpus(corpus, cfg.max_chars)
 
     def tensors(self, cfg: Any, data: Any, device: torch.device) -> TaskTensors:
-        t = int(cfg.block_size)
+        t = int(cfg.context_length)
         where = f"train: dataset {cfg.dataset!r}"
         for split, ids in (("train", data.train_ids), ("validation", data.val_ids)):
             if ids.numel() < t + 1:
                 raise ValueError(
-                    f"{where}: block_size must be smaller than the {split} split ({ids.numel()} characters), got {t}"
+                    f"{where}: context_length must be smaller than the {split} split ({ids.numel()} characters), got {t}"
                 )
         train = data.train_ids.to(device)
         windows = train.unfold(0, t + 1, 1)  # (N - T, T + 1), a view

@@ -56,10 +56,20 @@ def applies_to(key: str, model: object) -> bool:
         >>> applies_to("drop_path", "mlp"), applies_to("drop_path", "transformer"), applies_to("lr", "rnn")
         (False, True, True)
     """
+    from dropkit.models.imported import is_import_path
+
+    if is_import_path(model):  # the user's model: --drop-path and the other placement keys may read any section
+        return True
     for owner, keys in model_sections().items():
         if key in keys:
-            return owner == model
+            return owner == model or model in _BORROWS.get(owner, ())
     return True
+
+
+# Models built from another model's section: the GPT reads the transformer's sizes and rates (d_model,
+# heads, depth, attn_p, resid_p, ...), the AWD-LSTM language model the RNN's (rnn_hidden, rnn_layers,
+# weight_drop).
+_BORROWS: dict[str, tuple[str, ...]] = {"transformer": ("gpt",), "rnn": ("lstm-lm",)}
 
 
 def keys_for_model(model: object) -> list[str]:

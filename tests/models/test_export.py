@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dropkit.data.corpora import is_text_dataset
 from dropkit.models.registry import build_model
 from dropkit.train.config import Config
 from dropkit.train.presets import preset_names, preset_values
@@ -18,13 +19,22 @@ _INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist1d": (40,)}
 @pytest.mark.parametrize("preset", preset_names())
 def test_preset_model_exports_in_eval_mode_with_a_dynamic_batch(preset: str) -> None:
     cfg = Config(**preset_values(preset))
-    shape = _INPUT_SHAPES[cfg.dataset]
-    model = build_model(cfg, shape, 10).eval()
+    if is_text_dataset(cfg.dataset):  # character language models: (batch, block_size) token ids, 65 characters
+        shape, classes = (cfg.context_length,), 65
+
+        def inputs(n: int) -> torch.Tensor:
+            return torch.randint(0, classes, (n, *shape))
+    else:
+        shape, classes = _INPUT_SHAPES[cfg.dataset], 10
+
+        def inputs(n: int) -> torch.Tensor:
+            return torch.randn(n, *shape)
+    model = build_model(cfg, shape, classes).eval()
     batch = torch.export.Dim("batch", min=2, max=1024)
-    program = torch.export.export(model, (torch.randn(3, *shape),), dynamic_shapes=({0: batch},))
+    program = torch.export.export(model, (inputs(3),), dynamic_shapes=({0: batch},))
     exported = program.module()
     for n in (2, 7):
-        x = torch.randn(n, *shape)
+        x = inputs(n)
         with torch.no_grad():
             assert torch.equal(exported(x), model(x))
     # The exported graph holds no random op: evaluation is deterministic.

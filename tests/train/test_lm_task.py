@@ -34,13 +34,13 @@ def text_file(tmp_path: Path) -> Path:
 
 def _gpt_args(path: Path) -> list[str]:
     return ["--dataset", f"text:{path}", "--model", "gpt", "--d-model", "16", "--heads", "2", "--depth", "1",
-            "--block-size", "16", "--batch-size", "8", "--steps", "6", "--eval-every", "3", "--emb-p", "0.1",
+            "--context-length", "16", "--batch-size", "8", "--steps", "6", "--eval-every", "3", "--emb-p", "0.1",
             "--attn-p", "0.1", "--resid-p", "0.1", "--threads", "1", "--no-progress"]
 
 
 def _lstm_args(path: Path) -> list[str]:
     return ["--dataset", f"text:{path}", "--model", "lstm-lm", "--emb-dim", "8", "--rnn-hidden", "16", "--rnn-layers", "2",
-            "--block-size", "16", "--batch-size", "8", "--steps", "6", "--eval-every", "3", "--emb-p", "0.1",
+            "--context-length", "16", "--batch-size", "8", "--steps", "6", "--eval-every", "3", "--emb-p", "0.1",
             "--lm-input-p", "0.1", "--lm-hidden-p", "0.2", "--lm-output-p", "0.2", "--weight-drop", "0.3",
             "--ar-alpha", "2", "--tar-beta", "1", "--threads", "1", "--no-progress"]
 
@@ -55,7 +55,7 @@ def test_eval_windows_predict_every_character_once() -> None:
 
 
 def test_training_windows_are_every_start_and_the_targets_shift_by_one(text_file: Path) -> None:
-    cfg = from_dict({"dataset": f"text:{text_file}", "model": "gpt", "block_size": 16, "eval_windows": 4})
+    cfg = from_dict({"dataset": f"text:{text_file}", "model": "gpt", "context_length": 16, "eval_windows": 4})
     task = LanguageModelTask()
     corpus = task.load(cfg)
     t = task.tensors(cfg, corpus, torch.device("cpu"))
@@ -93,7 +93,7 @@ def test_a_text_run_logs_loss_bits_per_character_and_perplexity(text_file: Path,
 
 def test_a_text_run_resumes_bit_for_bit(text_file: Path, tmp_path: Path) -> None:
     cfg = from_dict({"dataset": f"text:{text_file}", "model": "gpt", "d_model": 16, "heads": 2, "depth": 1,
-                     "block_size": 16, "batch_size": 8, "steps": 6, "eval_every": 3, "resid_p": 0.2, "progress": False})
+                     "context_length": 16, "batch_size": 8, "steps": 6, "eval_every": 3, "resid_p": 0.2, "progress": False})
     whole = train_run(cfg, tmp_path / "whole")
     train_run(cfg.replace(steps=3), tmp_path / "part")
     # continue the 3-step run to 6 steps: same rows as the uninterrupted one
@@ -170,8 +170,8 @@ def test_mismatched_model_and_dataset_are_clear_errors(text_file: Path, tmp_path
     assert "model must be one of 'gpt', 'lstm-lm' for text dataset" in capsys.readouterr().err
     assert main(["train", "--dataset", "digits", "--model", "gpt", "--steps", "2", "--out", str(tmp_path / "b")]) == 2
     assert "model 'gpt' is a language model; dataset must be a text dataset" in capsys.readouterr().err
-    assert main(["train", *_gpt_args(text_file), "--block-size", "500", "--out", str(tmp_path / "c")]) == 2
-    assert "block_size must be smaller than the validation split" in capsys.readouterr().err
+    assert main(["train", *_gpt_args(text_file), "--context-length", "500", "--out", str(tmp_path / "c")]) == 2
+    assert "context_length must be smaller than the validation split" in capsys.readouterr().err
 
 
 def test_a_sweep_over_a_text_preset_ranks_by_val_loss_and_reports(text_file: Path, tmp_path: Path, capsys) -> None:
