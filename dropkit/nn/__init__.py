@@ -1,8 +1,9 @@
 """``nn.Module`` twins of :mod:`dropkit.functional`; they validate hyper-parameters at construction."""
 
+from dropkit.nn._base import DropoutModule
 from dropkit.nn.dropout import Dropout
 
-__all__ = ["Dropout"]
+__all__ = ["DropoutModule", "Dropout"]
 
 # Each section below belongs to one body of work; add imports and names in your own section only.
 # --- element-wise and structured (CNN) ---

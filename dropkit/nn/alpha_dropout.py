@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dropkit._validation import check_bool, check_dims_type, check_probability
+from dropkit._validation import check_bool, check_dims_type
 from dropkit.functional.alpha_dropout import _checked_alpha_dropout
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["AlphaDropout", "FeatureAlphaDropout"]
 
 
-class AlphaDropout(nn.Module):
+class AlphaDropout(DropoutModule):
     """Alpha dropout for SELU networks; ``p`` is the probability of **dropping** a unit.
 
     Args:
@@ -47,7 +48,7 @@ class AlphaDropout(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.p = check_probability(type(self).__name__, "p", p)
+        self.p = self._check_rate("p", p)
         self.inplace = check_bool(type(self).__name__, "inplace", inplace)
         self.broadcast_dims = check_dims_type(type(self).__name__, "broadcast_dims", broadcast_dims)
         self.generator = generator
@@ -56,13 +57,11 @@ class AlphaDropout(nn.Module):
         return _checked_alpha_dropout(type(self).__name__, x, self.p, self.training, self.inplace,
                                       self.broadcast_dims, self.generator)
 
-    def extra_repr(self) -> str:
-        inplace = ", inplace=True" if self.inplace else ""
-        dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
-        return f"p={self.p:g}{inplace}{dims}"
+    def _repr_options(self) -> list[str]:
+        return ["inplace=True" if self.inplace else "", f"broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""]
 
 
-class FeatureAlphaDropout(nn.Module):
+class FeatureAlphaDropout(DropoutModule):
     """Alpha dropout of whole channels of ``(N, C, *)``; ``p`` is the probability of **dropping** one.
 
     Args:
@@ -82,7 +81,7 @@ class FeatureAlphaDropout(nn.Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.p = check_probability(type(self).__name__, "p", p)
+        self.p = self._check_rate("p", p)
         self.inplace = check_bool(type(self).__name__, "inplace", inplace)
         self.generator = generator
 
@@ -90,5 +89,5 @@ class FeatureAlphaDropout(nn.Module):
         return _checked_alpha_dropout(type(self).__name__, x, self.p, self.training, self.inplace, None,
                                       self.generator)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p:g}" + (", inplace=True" if self.inplace else "")
+    def _repr_options(self) -> list[str]:
+        return ["inplace=True" if self.inplace else ""]

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from dropkit._validation import check_positive_int, check_probability
 from dropkit.functional.attention import attention
+from dropkit.nn._base import DropoutModule
 from dropkit.nn.dropout import Dropout
 
 __all__ = ["MultiHeadSelfAttention"]
@@ -32,7 +33,7 @@ def _one_of(where: str, name: str, value: Any, default: Any, old_name: str, old_
     return old_value
 
 
-class MultiHeadSelfAttention(nn.Module):
+class MultiHeadSelfAttention(DropoutModule):
     """Multi-head self-attention with attention-probability dropout and output dropout.
 
     The arguments are named as timm's ``Attention`` names them (``num_heads``, ``attn_drop``,
@@ -63,9 +64,9 @@ class MultiHeadSelfAttention(nn.Module):
         (4, 0.5, 0.1)
     """
 
-    #: rates of the randomness drawn in forward itself (``proj_p`` lives in the ``proj_drop`` child);
-    #: read by :mod:`dropkit.surgery` and :mod:`dropkit.uncertainty`.
-    stochastic_rate_attributes = ("attn_p",)
+    #: the rate of the randomness drawn in forward itself (``proj_p`` lives in the ``proj_drop`` child, a
+    #: :class:`~dropkit.nn.Dropout` that surgery and schedules find on their own).
+    rate_names = ("attn_p",)
 
     def __init__(
         self,
@@ -90,11 +91,11 @@ class MultiHeadSelfAttention(nn.Module):
         if dim % heads:
             raise ValueError(f"{where}: dim must be divisible by heads={heads}, got {dim}")
         self.dim, self.heads = dim, heads
-        self.attn_p = check_probability(where, "attn_p", attn_p)
+        self.attn_p = self._check_rate("attn_p", attn_p)
         self.generator = generator
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
-        self.proj_drop = Dropout(check_probability(where, "proj_p", proj_p), generator=generator)
+        self.proj_drop = Dropout(self._check_rate("proj_p", proj_p), generator=generator)
 
     @property
     def proj_p(self) -> float:
@@ -103,7 +104,7 @@ class MultiHeadSelfAttention(nn.Module):
 
     @proj_p.setter
     def proj_p(self, value: float) -> None:
-        self.proj_drop.p = check_probability(type(self).__name__, "proj_p", value)
+        self.proj_drop.p = self._check_rate("proj_p", value)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, is_causal: bool = False) -> Tensor:
         n, length, dim = x.shape
@@ -114,5 +115,8 @@ class MultiHeadSelfAttention(nn.Module):
         )
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(n, length, dim)))
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}, heads={self.heads}, attn_p={self.attn_p:g}, proj_p={self.proj_p:g}"
+    def _repr_prefix(self) -> list[str]:
+        return [f"dim={self.dim}", f"heads={self.heads}"]
+
+    def _repr_options(self) -> list[str]:
+        return [f"proj_p={self.proj_p:g}"]

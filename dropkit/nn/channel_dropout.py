@@ -7,15 +7,16 @@ https://arxiv.org/abs/1411.4280.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dropkit._validation import check_bool, check_positive_int, check_probability
+from dropkit._validation import check_bool, check_positive_int
 from dropkit.functional.channel_dropout import _channel_dropout
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["ChannelDropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
-class ChannelDropout(nn.Module):
+class ChannelDropout(DropoutModule):
     """Zero whole (sample, channel) feature maps; ``p`` is the probability of **dropping** a channel.
 
     Args:
@@ -49,7 +50,7 @@ class ChannelDropout(nn.Module):
     ) -> None:
         super().__init__()
         where = type(self).__name__
-        self.p = check_probability(where, "p", p)
+        self.p = self._check_rate("p", p)
         self.spatial_dims = check_positive_int(where, "spatial_dims", spatial_dims)
         self.channels_last = check_bool(where, "channels_last", channels_last)
         self.generator = generator
@@ -63,10 +64,9 @@ class ChannelDropout(nn.Module):
             self.inplace, torch_ranks=self._torch_ranks,
         )
 
-    def extra_repr(self) -> str:
-        last = ", channels_last=True" if self.channels_last else ""
-        inplace = ", inplace=True" if self.inplace else ""
-        return f"p={self.p:g}, spatial_dims={self.spatial_dims}{inplace}{last}"
+    def _repr_options(self) -> list[str]:
+        return [f"spatial_dims={self.spatial_dims}", "inplace=True" if self.inplace else "",
+                "channels_last=True" if self.channels_last else ""]
 
 
 class _FixedChannelDropout(ChannelDropout):
@@ -85,9 +85,8 @@ class _FixedChannelDropout(ChannelDropout):
     ) -> None:
         super().__init__(p, self._spatial_dims, channels_last=channels_last, generator=generator, inplace=inplace)
 
-    def extra_repr(self) -> str:
-        return (f"p={self.p:g}" + (", inplace=True" if self.inplace else "")
-                + (", channels_last=True" if self.channels_last else ""))
+    def _repr_options(self) -> list[str]:
+        return ["inplace=True" if self.inplace else "", "channels_last=True" if self.channels_last else ""]
 
 
 class Dropout1d(_FixedChannelDropout):

@@ -13,11 +13,12 @@ from torch import Tensor, nn
 
 from dropkit._validation import check_non_negative, check_positive, check_positive_int
 from dropkit.functional.concrete_dropout import concrete_dropout, concrete_dropout_regularizer
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["ConcreteDropout", "concrete_dropout_regularization"]
 
 
-class ConcreteDropout(nn.Module):
+class ConcreteDropout(DropoutModule):
     """``layer(concrete_dropout(x, p))`` with ``p = sigmoid(p_logit)`` a learned parameter.
 
     ``p`` is the probability of **dropping** an input unit of ``layer``. Add
@@ -41,6 +42,9 @@ class ConcreteDropout(nn.Module):
     Shape:
         - Input: what ``layer`` takes; Output: what ``layer`` returns.
 
+    Its rate is learned, not set: :attr:`rate_names` is empty, so schedules and ``set_dropout_rate`` leave
+    it alone (``dropkit.surgery`` still counts the layer as stochastic).
+
     Example:
         >>> import torch
         >>> from dropkit.nn import ConcreteDropout
@@ -50,6 +54,8 @@ class ConcreteDropout(nn.Module):
         >>> round(cd.p.item(), 4), cd.regularization().shape
         (0.2, torch.Size([]))
     """
+
+    rate_names = ()
 
     def __init__(
         self,
@@ -103,11 +109,9 @@ class ConcreteDropout(nn.Module):
             weight_regularizer=self.weight_regularizer, dropout_regularizer=self.dropout_regularizer,
         )
 
-    def extra_repr(self) -> str:
-        return (
-            f"p={self.p.item():.4g}, temperature={self.temperature:g}, "
-            f"weight_regularizer={self.weight_regularizer:g}, dropout_regularizer={self.dropout_regularizer:g}"
-        )
+    def _repr_options(self) -> list[str]:
+        return [f"p={self.p.item():.4g}", f"temperature={self.temperature:g}",
+                f"weight_regularizer={self.weight_regularizer:g}", f"dropout_regularizer={self.dropout_regularizer:g}"]
 
 
 def concrete_dropout_regularization(model: nn.Module) -> Tensor:

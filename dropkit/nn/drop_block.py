@@ -7,15 +7,16 @@ https://arxiv.org/abs/1810.12890.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dropkit._validation import check_bool, check_positive_int, check_probability
+from dropkit._validation import check_bool, check_positive_int
 from dropkit.functional.drop_block import _drop_block
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["DropBlock1d", "DropBlock2d", "DropBlock3d"]
 
 
-class _DropBlock(nn.Module):
+class _DropBlock(DropoutModule):
     """``(p, block_size, inplace)`` in torchvision's ``DropBlock2d`` order; dropkit's arguments are keyword-only."""
 
     _spatial_dims = 0
@@ -31,7 +32,7 @@ class _DropBlock(nn.Module):
     ) -> None:
         super().__init__()
         where = type(self).__name__
-        self.p = check_probability(where, "p", p)
+        self.p = self._check_rate("p", p)
         self.block_size = check_positive_int(where, "block_size", block_size)
         self.inplace = check_bool(where, "inplace", inplace)
         self.share_channels = bool(share_channels)
@@ -43,10 +44,9 @@ class _DropBlock(nn.Module):
             self.generator, self.inplace,
         )
 
-    def extra_repr(self) -> str:
-        inplace = ", inplace=True" if self.inplace else ""
-        shared = ", share_channels=True" if self.share_channels else ""
-        return f"p={self.p:g}, block_size={self.block_size}{inplace}{shared}"
+    def _repr_options(self) -> list[str]:
+        return [f"block_size={self.block_size}", "inplace=True" if self.inplace else "",
+                "share_channels=True" if self.share_channels else ""]
 
 
 class DropBlock1d(_DropBlock):

@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_probability
 from dropkit.functional.drop_connect import drop_connect_linear, drop_connect_weight
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["DropConnectLinear", "DropConnectConv1d", "DropConnectConv2d", "DropConnectConv3d"]
 
 
-class DropConnectLinear(nn.Linear):
+class DropConnectLinear(DropoutModule, nn.Linear):
     """``nn.Linear`` whose weights are dropped with probability ``p`` (the probability of **dropping**).
 
     Args:
@@ -55,18 +55,15 @@ class DropConnectLinear(nn.Linear):
         device: Any = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        self.p = check_probability(type(self).__name__, "p", p)
+        self.p = self._check_rate("p", p)
         super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
         return drop_connect_linear(x, self.weight, self.bias, self.p, training=self.training, generator=self.generator)
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, p={self.p:g}"
 
-
-class _DropConnectConvMixin:
+class _DropConnectConvMixin(DropoutModule):
     """Shared ``forward``: the parent's ``_conv_forward`` (padding modes included) on dropped weights."""
 
     p: float
@@ -79,12 +76,9 @@ class _DropConnectConvMixin:
         w = drop_connect_weight(self.weight, self.p, training=self.training, generator=self.generator)
         return self._conv_forward(x, w, self.bias)  # type: ignore[attr-defined]
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, p={self.p:g}"  # type: ignore[misc]
-
 
 def _init_conv(self: nn.Module, base: type, p: float, generator: torch.Generator | None, args: tuple, kwargs: dict) -> None:
-    p = check_probability(type(self).__name__, "p", p)
+    p = self._check_rate("p", p)
     base.__init__(self, *args, **kwargs)
     self.p = p
     self.generator = generator

@@ -8,13 +8,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_choice, check_probability
+from dropkit._validation import check_choice
 from dropkit.functional.drop_path import drop_path, drop_path_residual
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["DropPath", "DropPathResidual"]
 
 
-class DropPath(nn.Module):
+class DropPath(DropoutModule):
     """Stochastic depth on a residual branch; ``p`` is the probability of **dropping** it.
 
     Use as ``x + drop_path(branch(x))``.
@@ -46,7 +47,7 @@ class DropPath(nn.Module):
     ) -> None:
         super().__init__()
         where = type(self).__name__
-        self.p = check_probability(where, "p", p)
+        self.p = self._check_rate("p", p)
         self.mode = check_choice(where, "mode", mode, ("row", "batch"))
         self.scale_by_keep = bool(scale_by_keep)
         self.generator = generator
@@ -54,12 +55,11 @@ class DropPath(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return drop_path(x, self.p, mode=self.mode, scale_by_keep=self.scale_by_keep, training=self.training, generator=self.generator)
 
-    def extra_repr(self) -> str:
-        unscaled = ", scale_by_keep=False" if not self.scale_by_keep else ""
-        return f"p={self.p:g}, mode={self.mode!r}{unscaled}"
+    def _repr_options(self) -> list[str]:
+        return [f"mode={self.mode!r}", "" if self.scale_by_keep else "scale_by_keep=False"]
 
 
-class DropPathResidual(nn.Module):
+class DropPathResidual(DropoutModule):
     """``x + branch(x)`` with stochastic depth, running ``branch`` only on the kept samples.
 
     ``p`` is the probability of **dropping** a sample's branch. See
@@ -95,12 +95,12 @@ class DropPathResidual(nn.Module):
         if not isinstance(branch, nn.Module):
             raise TypeError(f"{where}: branch must be an nn.Module, got {type(branch).__name__}")
         self.branch = branch
-        self.p = check_probability(where, "p", p)
+        self.p = self._check_rate("p", p)
         self.sampling = check_choice(where, "sampling", sampling, ("fixed", "bernoulli"))
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
         return drop_path_residual(x, self.branch, self.p, sampling=self.sampling, training=self.training, generator=self.generator)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p:g}, sampling={self.sampling!r}"
+    def _repr_options(self) -> list[str]:
+        return [f"sampling={self.sampling!r}"]

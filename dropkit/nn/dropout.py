@@ -9,18 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dropkit._validation import check_bool, check_choice, check_dims_type, check_probability, normalize_dims
+from dropkit._validation import check_bool, check_choice, check_dims_type, normalize_dims
 from dropkit._validation import check_floating
 from dropkit.functional.dropout import DROPOUT_BACKENDS, dropout, native_dropout
 from dropkit.kernels.backend import auto_backend
+from dropkit.nn._base import DropoutModule
 from dropkit.rng import PhiloxState
 
 __all__ = ["Dropout"]
 
 
-class Dropout(nn.Module):
+class Dropout(DropoutModule):
     """Inverted dropout; ``p`` is the probability of **dropping** a unit.
 
     The first two arguments are ``torch.nn.Dropout``'s, in its order, so the class is a drop-in
@@ -68,7 +69,7 @@ class Dropout(nn.Module):
         stream: PhiloxState | None = None,
     ) -> None:
         super().__init__()
-        self.p = check_probability(type(self).__name__, "p", p)
+        self.p = self._check_rate("p", p)
         self.inplace = check_bool(type(self).__name__, "inplace", inplace)
         self.backend = check_choice(type(self).__name__, "backend", backend, DROPOUT_BACKENDS)
         if stream is not None and not isinstance(stream, PhiloxState):
@@ -128,8 +129,6 @@ class Dropout(nn.Module):
                 self._dims_cache[key] = dims
         return dims
 
-    def extra_repr(self) -> str:
-        inplace = ", inplace=True" if self.inplace else ""
-        dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
-        backend = f", backend={self.backend!r}" if self.backend != "auto" else ""
-        return f"p={self.p:g}{inplace}{dims}{backend}"
+    def _repr_options(self) -> list[str]:
+        return ["inplace=True" if self.inplace else "", f"broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else "",
+                f"backend={self.backend!r}" if self.backend != "auto" else ""]

@@ -23,15 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dropkit._validation import check_bool, check_choice, check_positive, check_positive_int, check_probability
+from dropkit._validation import check_bool, check_choice, check_positive, check_positive_int
 from dropkit.functional.dropout import dropout
 from dropkit.kernels.backend import FUSED_BACKENDS, auto_backend
 from dropkit.kernels.fused import dropout_add_layer_norm, dropout_add_rms_norm
+from dropkit.nn._base import DropoutModule
 from dropkit.rng import PhiloxState
 
 __all__ = ["DropoutAddLayerNorm", "DropoutAddRMSNorm"]
 
-class _DropoutAddNorm(nn.Module):
+class _DropoutAddNorm(DropoutModule):
     """Shared construction, path choice and the native path; subclasses name the norm."""
 
     _norm = ""
@@ -52,7 +53,7 @@ class _DropoutAddNorm(nn.Module):
         super().__init__()
         where = type(self).__name__
         self.normalized_shape = (check_positive_int(where, "normalized_shape", normalized_shape),)
-        self.p = check_probability(where, "p", p)
+        self.p = self._check_rate("p", p)
         self.eps = None if eps is None else check_positive(where, "eps", eps)
         self.elementwise_affine = check_bool(where, "elementwise_affine", elementwise_affine)
         self.backend = check_choice(where, "backend", backend, FUSED_BACKENDS)
@@ -97,11 +98,13 @@ class _DropoutAddNorm(nn.Module):
         h = dropout(v, self.p, self.training, backend="native", generator=self.generator)
         return h if residual is None else residual + h
 
-    def extra_repr(self) -> str:
-        eps = "" if self.eps is None else f", eps={self.eps:g}"
-        affine = "" if self.elementwise_affine else ", elementwise_affine=False"
-        backend = f", backend={self.backend!r}" if self.backend != "auto" else ""
-        return f"{self.normalized_shape[0]}, p={self.p:g}{eps}{affine}{backend}"
+    def _repr_prefix(self) -> list[str]:
+        return [f"{self.normalized_shape[0]}"]
+
+    def _repr_options(self) -> list[str]:
+        return ["" if self.eps is None else f"eps={self.eps:g}",
+                "" if self.elementwise_affine else "elementwise_affine=False",
+                f"backend={self.backend!r}" if self.backend != "auto" else ""]
 
 
 class DropoutAddLayerNorm(_DropoutAddNorm):

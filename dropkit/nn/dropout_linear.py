@@ -17,14 +17,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_choice, check_probability
+from dropkit._validation import check_choice
 from dropkit.kernels.fused import FUSED_BACKENDS, dropout_linear
+from dropkit.nn._base import DropoutModule
 from dropkit.rng import PhiloxState
 
 __all__ = ["DropoutLinear"]
 
 
-class DropoutLinear(nn.Linear):
+class DropoutLinear(DropoutModule, nn.Linear):
     """``nn.Linear(dropout(x))`` with ``p`` the probability of **dropping** an input element.
 
     A subclass of ``nn.Linear`` with the same parameters and ``state_dict`` keys, so an ``nn.Linear``
@@ -70,7 +71,7 @@ class DropoutLinear(nn.Linear):
         dtype: torch.dtype | None = None,
     ) -> None:
         where = type(self).__name__
-        self.p = check_probability(where, "p", p)
+        self.p = self._check_rate("p", p)
         self.backend = check_choice(where, "backend", backend, FUSED_BACKENDS)
         if stream is not None and not isinstance(stream, PhiloxState):
             raise TypeError(f"{where}: stream must be a dropkit.rng.PhiloxState, got {type(stream).__name__}")
@@ -99,6 +100,5 @@ class DropoutLinear(nn.Linear):
         return dropout_linear(x, self.weight, self.bias, self.p, training=self.training, generator=self.generator,
                               stream=self.stream, backend=self.backend)
 
-    def extra_repr(self) -> str:
-        backend = f", backend={self.backend!r}" if self.backend != "auto" else ""
-        return f"{super().extra_repr()}, p={self.p:g}{backend}"
+    def _repr_options(self) -> list[str]:
+        return [f"backend={self.backend!r}" if self.backend != "auto" else ""]

@@ -12,13 +12,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_probability
 from dropkit.functional.embedding_dropout import embedding_dropout
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["EmbeddingDropout"]
 
 
-class EmbeddingDropout(nn.Embedding):
+class EmbeddingDropout(DropoutModule, nn.Embedding):
     """``nn.Embedding`` with word dropout; ``p`` is the probability of **dropping** a vocabulary row.
 
     A subclass of :class:`torch.nn.Embedding` with the same parameters, so its ``state_dict`` (one
@@ -55,7 +55,7 @@ class EmbeddingDropout(nn.Embedding):
         generator: torch.Generator | None = None,
         **embedding_kwargs: Any,
     ) -> None:
-        p = check_probability(type(self).__name__, "p", p)
+        p = self._check_rate("p", p)
         super().__init__(num_embeddings, embedding_dim, **embedding_kwargs)
         self.p = p
         self.generator = generator
@@ -85,6 +85,3 @@ class EmbeddingDropout(nn.Embedding):
             max_norm=self.max_norm, norm_type=self.norm_type, scale_grad_by_freq=self.scale_grad_by_freq,
             sparse=self.sparse, generator=self.generator,
         )
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, p={self.p:g}"

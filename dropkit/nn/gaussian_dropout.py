@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dropkit._validation import check_probability
 from dropkit.functional.gaussian_dropout import gaussian_dropout
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["GaussianDropout"]
 
 
-class GaussianDropout(nn.Module):
+class GaussianDropout(DropoutModule):
     """Multiplicative noise ``N(1, p / (1 - p))`` in training, identity in evaluation.
 
     Args:
@@ -45,13 +45,12 @@ class GaussianDropout(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.p = check_probability(type(self).__name__, "p", p, allow_one=False)
+        self.p = self._check_rate("p", p, allow_one=False)
         self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
         return gaussian_dropout(x, self.p, training=self.training, broadcast_dims=self.broadcast_dims, generator=self.generator)
 
-    def extra_repr(self) -> str:
-        dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
-        return f"p={self.p:g}{dims}"
+    def _repr_options(self) -> list[str]:
+        return [f"broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""]

@@ -6,18 +6,20 @@ Additive noise injection; see Srivastava et al. 2014, https://jmlr.org/papers/v1
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from dropkit._validation import check_non_negative
 from dropkit.functional.gaussian_noise import gaussian_noise
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["GaussianNoise"]
 
 
-class GaussianNoise(nn.Module):
+class GaussianNoise(DropoutModule):
     """Add ``N(0, sigma^2)`` noise in training, identity in evaluation.
 
-    It drops nothing, so it has no ``p`` (elsewhere ``p`` is the probability of **dropping**).
+    It drops nothing, so it has no ``p`` (elsewhere ``p`` is the probability of **dropping**) and its
+    :attr:`rate_names` is empty: schedules and ``set_dropout_rate`` leave ``sigma`` alone.
 
     Args:
         sigma: noise standard deviation, >= 0 (default: 0.1).
@@ -35,6 +37,8 @@ class GaussianNoise(nn.Module):
         [0.0, 0.0]
     """
 
+    rate_names = ()
+
     def __init__(self, sigma: float = 0.1, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.sigma = check_non_negative(type(self).__name__, "sigma", sigma)
@@ -43,5 +47,5 @@ class GaussianNoise(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return gaussian_noise(x, self.sigma, training=self.training, generator=self.generator)
 
-    def extra_repr(self) -> str:
-        return f"sigma={self.sigma:g}"
+    def _repr_options(self) -> list[str]:
+        return [f"sigma={self.sigma:g}"]

@@ -7,16 +7,16 @@ Networks", https://arxiv.org/abs/1512.05287.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
-from dropkit._validation import check_probability
 from dropkit.functional.locked_dropout import locked_dropout
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["LockedDropout"]
 
 
-class LockedDropout(nn.Module):
+class LockedDropout(DropoutModule):
     """Variational dropout for sequences: one mask per sequence, shared over all time steps.
 
     ``p`` is the probability of **dropping** a feature (for every time step of that sequence).
@@ -42,12 +42,12 @@ class LockedDropout(nn.Module):
 
     def __init__(self, p: float = 0.5, batch_first: bool = False, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.p = check_probability(type(self).__name__, "p", p)
+        self.p = self._check_rate("p", p)
         self.batch_first = bool(batch_first)
         self.generator = generator
 
     def forward(self, x: Tensor | PackedSequence) -> Tensor | PackedSequence:
         return locked_dropout(x, self.p, training=self.training, batch_first=self.batch_first, generator=self.generator)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p:g}, batch_first={self.batch_first}"
+    def _repr_options(self) -> list[str]:
+        return [f"batch_first={self.batch_first}"]

@@ -6,15 +6,15 @@ Vaswani et al. 2017, "Attention Is All You Need", Section 5.4, https://arxiv.org
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dropkit._validation import check_probability
 from dropkit.functional.residual_dropout import residual_dropout
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["ResidualDropout"]
 
 
-class ResidualDropout(nn.Module):
+class ResidualDropout(DropoutModule):
     """``x + dropout(branch_out, p)``; ``p`` is the probability of **dropping** a branch element.
 
     Args:
@@ -34,11 +34,8 @@ class ResidualDropout(nn.Module):
 
     def __init__(self, p: float = 0.1, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.p = check_probability(type(self).__name__, "p", p)
+        self.p = self._check_rate("p", p)
         self.generator = generator
 
     def forward(self, x: Tensor, branch_out: Tensor) -> Tensor:
         return residual_dropout(x, branch_out, self.p, training=self.training, generator=self.generator)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p:g}"

@@ -7,15 +7,16 @@ https://arxiv.org/abs/2208.07220. Semantics of timm's ``PatchDropout``.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from dropkit._validation import check_positive_int, check_probability
+from dropkit._validation import check_positive_int
 from dropkit.functional.token_dropout import token_dropout
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["TokenDropout", "PatchDropout"]
 
 
-class TokenDropout(nn.Module):
+class TokenDropout(DropoutModule):
     """Keep a random ``1 - p`` fraction of the tokens of each sample, always keeping the prefix tokens.
 
     ``p`` is the fraction of (non-prefix) tokens to **drop**; kept tokens are not rescaled.
@@ -51,7 +52,7 @@ class TokenDropout(nn.Module):
     ) -> None:
         super().__init__()
         where = type(self).__name__
-        self.p = check_probability(where, "p", p, allow_one=False)
+        self.p = self._check_rate("p", p, allow_one=False)
         self.num_prefix_tokens = check_positive_int(where, "num_prefix_tokens", num_prefix_tokens, minimum=0)
         self.ordered = bool(ordered)
         self.return_indices = bool(return_indices)
@@ -63,8 +64,8 @@ class TokenDropout(nn.Module):
             return_indices=self.return_indices, training=self.training, generator=self.generator,
         )
 
-    def extra_repr(self) -> str:
-        return f"p={self.p:g}, num_prefix_tokens={self.num_prefix_tokens}, ordered={self.ordered}"
+    def _repr_options(self) -> list[str]:
+        return [f"num_prefix_tokens={self.num_prefix_tokens}", f"ordered={self.ordered}"]
 
 
 class PatchDropout(TokenDropout):

@@ -42,9 +42,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
-from dropkit._validation import check_positive_int, check_probability
+from dropkit._validation import check_positive_int
 from dropkit.functional.locked_dropout import locked_dropout, sequence_keep_mask
 from dropkit.functional.zoneout import zoneout, zoneout_mask
+from dropkit.nn._base import DropoutModule
 from dropkit.nn.weight_drop import apply_weight_drop
 
 __all__ = ["VariationalLSTM", "VariationalGRU"]
@@ -72,13 +73,14 @@ def _layer_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *arg
                 state_dict[f"{prefix}layers.{k}.{name}_l0"] = state_dict.pop(key)
 
 
-class _VariationalRNN(nn.Module):
+class _VariationalRNN(DropoutModule):
     mode = ""  # "lstm" or "gru", set by the subclasses
     bidirectional = False  # attributes of nn.LSTM / nn.GRU that code around an RNN reads
     proj_size = 0
-    #: rates of the masks drawn in forward itself (weight drop lives in parametrizations of ``layers``);
-    #: read by :mod:`dropkit.surgery` and :mod:`dropkit.uncertainty`.
-    stochastic_rate_attributes = ("input_p", "recurrent_p", "zoneout_p", "zoneout_cell_p")
+    #: rates of the masks drawn in forward itself (weight drop lives in parametrizations of ``layers``,
+    #: :class:`~dropkit.nn.WeightDrop` modules with their own ``p``).
+    rate_names = ("input_p", "recurrent_p", "zoneout_p", "zoneout_cell_p")
+    _zoneout_names = ("zoneout_p", "zoneout_cell_p")  # the names repr prints (ZoneoutLSTM's are p, cell_p)
     _force_step_loop = False  # tests set it to compare the two paths
 
     def __init__(
@@ -102,13 +104,13 @@ class _VariationalRNN(nn.Module):
         self.hidden_size = check_positive_int(where, "hidden_size", hidden_size)
         self.num_layers = check_positive_int(where, "num_layers", num_layers)
         self.batch_first = bool(batch_first)
-        self.input_p = check_probability(where, "input_p", input_p)
-        self.recurrent_p = check_probability(where, "recurrent_p", recurrent_p)
-        self.weight_p = check_probability(where, "weight_p", weight_p)
-        self.zoneout_p = check_probability(where, "zoneout_p", zoneout_p)
+        self.input_p = self._check_rate("input_p", input_p)
+        self.recurrent_p = self._check_rate("recurrent_p", recurrent_p)
+        self.weight_p = self._check_rate("weight_p", weight_p)
+        self.zoneout_p = self._check_rate("zoneout_p", zoneout_p)
         if zoneout_cell_p is not None and self.mode == "gru":
             raise ValueError(f"{where}: zoneout_cell_p must be None for a GRU (it has no cell state), got {zoneout_cell_p!r}")
-        self.zoneout_cell_p = self.zoneout_p if zoneout_cell_p is None else check_probability(where, "zoneout_cell_p", zoneout_cell_p)
+        self.zoneout_cell_p = self.zoneout_p if zoneout_cell_p is None else self._check_rate("zoneout_cell_p", zoneout_cell_p)
         self.generator = generator
         self.bias = bool(bias)
         rnn_cls = nn.LSTM if self.mode == "lstm" else nn.GRU
@@ -216,18 +218,20 @@ class _VariationalRNN(nn.Module):
             return self._forward_loop(input, h0, c0, batch)
         return self._forward_fused(input, h0, c0)
 
-    def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if self.batch_first:
-            s += ", batch_first=True"
-        for name in ("input_p", "recurrent_p", "weight_p", "zoneout_p"):
-            if getattr(self, name):
-                s += f", {name}={getattr(self, name):g}"
+    def _repr_prefix(self) -> list[str]:
+        return [f"{self.input_size}, {self.hidden_size}", f"num_layers={self.num_layers}" if self.num_layers != 1 else "",
+                "batch_first=True" if self.batch_first else ""]
+
+    def _repr_rates(self) -> list[str]:
+        """The rates that are > 0 (``weight_p`` too, held by the layers' parametrizations), under the
+        constructor's names; the cell's zoneout rate when it differs from the hidden state's."""
+        h_name, c_name = self._zoneout_names
+        rates = {"input_p": self.input_p, "recurrent_p": self.recurrent_p, "weight_p": self.weight_p,
+                 h_name: self.zoneout_p}
+        parts = [f"{name}={value:g}" for name, value in rates.items() if value]
         if self.mode == "lstm" and self.zoneout_cell_p != self.zoneout_p:
-            s += f", zoneout_cell_p={self.zoneout_cell_p:g}"
-        return s
+            parts.append(f"{c_name}={self.zoneout_cell_p:g}")
+        return parts
 
     # -------------------------------------------------------------------------------------- checks
     def _check_input(self, where: str, input: Any) -> int:

@@ -34,6 +34,7 @@ from torch.nn.utils import parametrize
 
 from dropkit._validation import check_probability
 from dropkit.functional.weight_drop import weight_drop
+from dropkit.nn._base import DropoutModule
 
 __all__ = ["WeightDrop", "apply_weight_drop", "remove_weight_drop", "weight_drop_names", "WeightDropLSTM", "WeightDropGRU"]
 
@@ -41,7 +42,7 @@ _HOOKS_ATTR = "_dropkit_weight_drop_hooks"
 _CACHE_ATTR = "_dropkit_weight_drop_cache"
 
 
-class WeightDrop(nn.Module):
+class WeightDrop(DropoutModule):
     """A parametrization: DropConnect on the weight in training, the identity in eval.
 
     ``p`` is the probability of **dropping** a weight entry. Register it with
@@ -68,7 +69,7 @@ class WeightDrop(nn.Module):
 
     def __init__(self, p: float = 0.5, broadcast_dims: int | Sequence[int] = (), generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.p = check_probability(type(self).__name__, "p", p)
+        self.p = self._check_rate("p", p)
         self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
         self.generator = generator
 
@@ -79,9 +80,8 @@ class WeightDrop(nn.Module):
         """Assigning ``rnn.weight_hh_l0 = w`` stores ``w`` as the undropped weight."""
         return weight
 
-    def extra_repr(self) -> str:
-        dims = f", broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""
-        return f"p={self.p:g}{dims}"
+    def _repr_options(self) -> list[str]:
+        return [f"broadcast_dims={self.broadcast_dims}" if self.broadcast_dims else ""]
 
 
 def weight_drop_names(module: nn.Module) -> list[str]:
@@ -212,7 +212,38 @@ def remove_weight_drop(module: nn.Module) -> nn.Module:
     return module
 
 
-class WeightDropLSTM(nn.LSTM):
+class _WeightDropRNN(DropoutModule):
+    """What ``WeightDropLSTM`` and ``WeightDropGRU`` share: ``weight_p`` read from and written to their
+    ``WeightDrop`` parametrizations, and a ``repr`` that shows it.
+
+    The rate the RNN applies itself is torch's ``dropout`` between layers (:attr:`rate_names`); the weight
+    drop rate belongs to the :class:`WeightDrop` children, which surgery and schedules find on their own.
+    """
+
+    rate_names = ("dropout",)
+
+    @property
+    def weight_p(self) -> float:
+        """Probability of **dropping** a hidden-to-hidden weight entry; setting it sets every ``WeightDrop``."""
+        names = weight_drop_names(self)
+        return self.parametrizations[names[0]][0].p if names else 0.0  # 0 after remove_weight_drop
+
+    @weight_p.setter
+    def weight_p(self, value: float) -> None:
+        value = self._check_rate("weight_p", value)
+        if value and not weight_drop_names(self):
+            raise ValueError(f"{self._get_name()}: weight_p can only be set while weight drop is applied (it was "
+                             f"removed with remove_weight_drop), got {value:g}")
+        for name in weight_drop_names(self):
+            for q in self.parametrizations[name]:
+                if isinstance(q, WeightDrop):
+                    q.p = value
+
+    def _repr_rates(self) -> list[str]:
+        return [f"weight_p={self.weight_p:g}"]  # torch's part prints dropout= when it is not 0
+
+
+class WeightDropLSTM(_WeightDropRNN, nn.LSTM):
     """``nn.LSTM`` with weight drop on every ``weight_hh_l*``; ``weight_p`` is the **drop** rate.
 
     Same arguments, parameters, forward and fused kernel as :class:`torch.nn.LSTM`; state dicts are
@@ -240,13 +271,12 @@ class WeightDropLSTM(nn.LSTM):
     """
 
     def __init__(self, *args: Any, weight_p: float = 0.5, generator: torch.Generator | None = None, **kwargs: Any) -> None:
-        weight_p = check_probability(type(self).__name__, "weight_p", weight_p)
+        weight_p = self._check_rate("weight_p", weight_p)
         super().__init__(*args, **kwargs)
-        self.weight_p = weight_p
         apply_weight_drop(self, weight_p, generator=generator)
 
 
-class WeightDropGRU(nn.GRU):
+class WeightDropGRU(_WeightDropRNN, nn.GRU):
     """``nn.GRU`` with weight drop on every ``weight_hh_l*``; ``weight_p`` is the **drop** rate.
 
     Args:
@@ -269,7 +299,6 @@ class WeightDropGRU(nn.GRU):
     """
 
     def __init__(self, *args: Any, weight_p: float = 0.5, generator: torch.Generator | None = None, **kwargs: Any) -> None:
-        weight_p = check_probability(type(self).__name__, "weight_p", weight_p)
+        weight_p = self._check_rate("weight_p", weight_p)
         super().__init__(*args, **kwargs)
-        self.weight_p = weight_p
         apply_weight_drop(self, weight_p, generator=generator)

@@ -17,14 +17,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_probability
 from dropkit.functional.zoneout import zoneout
+from dropkit.nn._base import DropoutModule
 from dropkit.nn.variational_rnn import VariationalGRU, VariationalLSTM
 
 __all__ = ["ZoneoutLSTMCell", "ZoneoutGRUCell", "ZoneoutLSTM", "ZoneoutGRU"]
 
 
-class ZoneoutLSTMCell(nn.LSTMCell):
+class ZoneoutLSTMCell(DropoutModule, nn.LSTMCell):
     """``nn.LSTMCell`` with zoneout on ``h`` (rate ``p``) and ``c`` (rate ``cell_p``).
 
     ``p`` is the probability of **dropping the update** of a hidden unit: it keeps its previous
@@ -56,13 +56,14 @@ class ZoneoutLSTMCell(nn.LSTMCell):
         <All keys matched successfully>
     """
 
+    rate_names = ("p", "cell_p")
+
     def __init__(
         self, input_size: int, hidden_size: int, p: float = 0.1, cell_p: float | None = None, bias: bool = True,
         generator: torch.Generator | None = None, **kwargs: Any,
     ) -> None:
-        where = type(self).__name__
-        p = check_probability(where, "p", p)
-        cell_p = p if cell_p is None else check_probability(where, "cell_p", cell_p)
+        p = self._check_rate("p", p)
+        cell_p = p if cell_p is None else self._check_rate("cell_p", cell_p)
         super().__init__(input_size, hidden_size, bias, **kwargs)
         self.p, self.cell_p, self.generator = p, cell_p, generator
 
@@ -76,11 +77,8 @@ class ZoneoutLSTMCell(nn.LSTMCell):
         c = zoneout(hx[1], c_new, self.cell_p, training=self.training, generator=self.generator)
         return h, c
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, p={self.p:g}, cell_p={self.cell_p:g}"
 
-
-class ZoneoutGRUCell(nn.GRUCell):
+class ZoneoutGRUCell(DropoutModule, nn.GRUCell):
     """``nn.GRUCell`` with zoneout on ``h``; ``p`` is the probability of **dropping the update**.
 
     Args:
@@ -107,7 +105,7 @@ class ZoneoutGRUCell(nn.GRUCell):
         self, input_size: int, hidden_size: int, p: float = 0.1, bias: bool = True,
         generator: torch.Generator | None = None, **kwargs: Any,
     ) -> None:
-        p = check_probability(type(self).__name__, "p", p)
+        p = self._check_rate("p", p)
         super().__init__(input_size, hidden_size, bias, **kwargs)
         self.p, self.generator = p, generator
 
@@ -115,9 +113,6 @@ class ZoneoutGRUCell(nn.GRUCell):
         if hx is None:
             hx = input.new_zeros((input.shape[0], self.hidden_size) if input.dim() == 2 else (self.hidden_size,))
         return zoneout(hx, super().forward(input, hx), self.p, training=self.training, generator=self.generator)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, p={self.p:g}"
 
 
 class ZoneoutLSTM(VariationalLSTM):
@@ -145,17 +140,17 @@ class ZoneoutLSTM(VariationalLSTM):
         torch.Size([8, 2, 6])
     """
 
+    # The constructor's names for the rates, as on ZoneoutLSTMCell: ``p`` is ``zoneout_p`` (the state the layer
+    # reads), ``cell_p`` is ``zoneout_cell_p``; surgery, schedules and repr use these names.
+    rate_names = ("input_p", "recurrent_p", "p", "cell_p")
+    _zoneout_names = ("p", "cell_p")
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, p: float = 0.1, cell_p: float | None = None, **kwargs: Any) -> None:
         super().__init__(input_size, hidden_size, num_layers, zoneout_p=p, zoneout_cell_p=cell_p, **kwargs)
 
-    # The constructor's names for the rates, as on ZoneoutLSTMCell: ``p`` is ``zoneout_p`` (the attribute a
-    # scheduler sets and the state the layer reads), ``cell_p`` is ``zoneout_cell_p``.
     p = property(lambda self: self.zoneout_p, lambda self, v: setattr(self, "zoneout_p", v), doc="zoneout rate of h")
     cell_p = property(lambda self: self.zoneout_cell_p, lambda self, v: setattr(self, "zoneout_cell_p", v),
                       doc="zoneout rate of c")
-
-    def extra_repr(self) -> str:
-        return _renamed_repr(super().extra_repr(), {"zoneout_p": "p", "zoneout_cell_p": "cell_p"})
 
 
 class ZoneoutGRU(VariationalGRU):
@@ -179,19 +174,10 @@ class ZoneoutGRU(VariationalGRU):
         torch.Size([1, 2, 6])
     """
 
+    rate_names = ("input_p", "recurrent_p", "p")  # a GRU has no cell state, so no cell_p
+    _zoneout_names = ("p", "cell_p")
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, p: float = 0.1, **kwargs: Any) -> None:
         super().__init__(input_size, hidden_size, num_layers, zoneout_p=p, **kwargs)
 
     p = property(lambda self: self.zoneout_p, lambda self, v: setattr(self, "zoneout_p", v), doc="zoneout rate of h")
-
-    def extra_repr(self) -> str:
-        return _renamed_repr(super().extra_repr(), {"zoneout_p": "p"})
-
-
-def _renamed_repr(text: str, names: dict[str, str]) -> str:
-    """``extra_repr`` of the parent with its argument names replaced by this class's (``zoneout_p=`` -> ``p=``)."""
-    parts = []
-    for part in text.split(", "):
-        key, sep, value = part.partition("=")
-        parts.append(f"{names.get(key, key)}{sep}{value}")
-    return ", ".join(parts)
