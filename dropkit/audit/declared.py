@@ -4,8 +4,9 @@ A module declares a rate through
 
 - the rate attribute of a dropout-like module (``nn.Dropout.p``, timm's ``DropPath.drop_prob``,
   torchvision's ``StochasticDepth.p``, dropkit's layers: see :func:`dropkit.surgery.is_regulariser`);
-- the names its class lists in ``stochastic_rate_attributes`` (dropkit's ``MultiHeadSelfAttention.attn_p``,
-  ``VariationalLSTM.input_p`` ...);
+- the names it declares (:func:`dropkit.surgery.stochastic.declared_rate_names`: a dropkit layer's
+  ``DropoutModule.rate_names``, such as ``MultiHeadSelfAttention.attn_p`` or ``VariationalLSTM.input_p``, or
+  another class's ``stochastic_rate_attributes``);
 - any float attribute in ``[0, 1]`` whose name says dropout (``dropout``, ``dropout_p``, ``dropout_prob``,
   ``attention_dropout``, ``attn_pdrop`` ...): ``nn.MultiheadAttention.dropout``, ``nn.LSTM.dropout``,
   Hugging Face attention modules that pass ``self.dropout_prob`` to SDPA;
@@ -23,7 +24,7 @@ from typing import Any
 
 from torch import nn
 
-from dropkit.surgery.stochastic import RATE_ATTRIBUTES, is_regulariser
+from dropkit.surgery.stochastic import RATE_ATTRIBUTES, declared_rate_names, is_regulariser
 
 __all__ = ["DeclaredRate", "module_rates", "config_rates", "is_rate_name", "config_objects"]
 
@@ -78,7 +79,8 @@ def module_rates(name: str, module: nn.Module) -> list[DeclaredRate]:
         [DeclaredRate(module='drop', attribute='p', value=0.2)]
     """
     found: dict[str, float] = {}
-    for attribute in getattr(type(module), "stochastic_rate_attributes", None) or ():
+    declared = declared_rate_names(module)
+    for attribute in declared or ():
         rate = _as_rate(getattr(module, attribute, None))
         if rate is not None:
             found[attribute] = rate
@@ -88,7 +90,7 @@ def module_rates(name: str, module: nn.Module) -> list[DeclaredRate]:
             if rate is not None:
                 found[attribute] = rate
                 break
-    if not getattr(type(module), "stochastic_rate_attributes", None):
+    if not declared:
         for attribute, value in vars(module).items():
             if attribute.startswith("_") or attribute in found or not is_rate_name(attribute):
                 continue

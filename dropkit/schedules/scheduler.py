@@ -57,7 +57,7 @@ class DropoutScheduler:
         relative: see ``schedule`` (default: False).
         attrs: attribute names holding a rate; a selected module is updated on each of them that it
             holds as a float (default: None: the module's own rate attributes,
-            :func:`dropkit.surgery.rate_attributes`: the names it declares in ``stochastic_rate_attributes``,
+            :func:`dropkit.surgery.rate_attributes`: a dropkit layer's ``DropoutModule.rate_names``,
             e.g. ``attn_p`` of :class:`~dropkit.nn.MultiHeadSelfAttention` or ``input_p``, ``recurrent_p``
             and ``zoneout_p`` of :class:`~dropkit.nn.VariationalLSTM`, else ``p``, ``drop_prob``, ...).
         log: optional ``log(step, rate)`` called at every :meth:`step` (default: None).

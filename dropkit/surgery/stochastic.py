@@ -12,10 +12,14 @@ whose name says so (``Dropout``, ``DropPath``, ``DropBlock``, ``StochasticDepth`
 its rate is > 0 (or it has no readable rate). Modules that call functional dropout keyed on their own
 ``training`` flag are stochastic when they hold a float rate > 0 in an attribute such as
 ``attention_dropout`` (Hugging Face Llama-style attention) or ``dropout`` (``nn.MultiheadAttention``),
-and recurrent ``nn.LSTM/GRU/RNN`` with ``dropout > 0`` and more than one layer. A class with several
-rates of its own names them in a class attribute ``stochastic_rate_attributes`` (dropkit's
+and recurrent ``nn.LSTM/GRU/RNN`` with ``dropout > 0`` and more than one layer.
+
+dropkit's own layers declare their rates: :attr:`dropkit.nn.DropoutModule.rate_names` (``("p",)``;
 ``MultiHeadSelfAttention``: ``attn_p``; ``VariationalLSTM``/``GRU``: ``input_p``, ``recurrent_p``,
-``zoneout_p``, ``zoneout_cell_p``); it is stochastic when any of them is > 0.
+``zoneout_p``, ``zoneout_cell_p``; an empty tuple for a layer without a rate to set, such as
+``ConcreteDropout``'s learned one), read here by :func:`declared_rate_names` instead of guessing attribute
+names. Another class can declare its rates the same way with a class attribute ``stochastic_rate_attributes``.
+A module that declares rates is stochastic when any of them is > 0 (always, for an empty declaration).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import re
 
 from torch import nn
 
+from dropkit.nn._base import DropoutModule
+
 __all__ = [
     "RATE_ATTRIBUTES",
     "rate_attributes",
@@ -31,6 +37,7 @@ __all__ = [
     "dropout_modules",
     "mean_dropout_rate",
     "declared_rates",
+    "declared_rate_names",
     "register_stochastic",
     "is_stochastic",
     "is_regulariser",
@@ -98,16 +105,36 @@ def register_stochastic(cls: type[nn.Module]) -> type[nn.Module]:
     return cls
 
 
+def declared_rate_names(module: nn.Module) -> tuple[str, ...] | None:
+    """The attributes holding the rates ``module`` declares, or None when it declares none.
+
+    A dropkit layer's :attr:`~dropkit.nn.DropoutModule.rate_names` (possibly empty: a layer with no rate to
+    set), another class's ``stochastic_rate_attributes`` (None when it lists none); None for everything else
+    (torch's, timm's, Hugging Face's modules), whose rate is found by :data:`RATE_ATTRIBUTES`.
+
+    Example:
+        >>> from torch import nn
+        >>> from dropkit.nn import ConcreteDropout, MultiHeadSelfAttention, ZoneoutLSTMCell
+        >>> declared_rate_names(ZoneoutLSTMCell(2, 3)), declared_rate_names(MultiHeadSelfAttention(8, 2))
+        (('p', 'cell_p'), ('attn_p',))
+        >>> declared_rate_names(ConcreteDropout(nn.Linear(2, 2))), declared_rate_names(nn.Dropout())
+        ((), None)
+    """
+    if isinstance(module, DropoutModule):
+        return module.rate_names
+    return getattr(type(module), "stochastic_rate_attributes", None) or None
+
+
 def declared_rates(module: nn.Module) -> dict[str, float] | None:
-    """The rates a module declares in ``stochastic_rate_attributes``, or None when its class declares none.
+    """The rates a module declares (:func:`declared_rate_names`) by name, or None when it declares none.
 
     Example:
         >>> from dropkit.nn import VariationalLSTM
         >>> declared_rates(VariationalLSTM(3, 4, input_p=0.2, recurrent_p=0.1))
         {'input_p': 0.2, 'recurrent_p': 0.1, 'zoneout_p': 0.0, 'zoneout_cell_p': 0.0}
     """
-    names = getattr(type(module), "stochastic_rate_attributes", None)
-    if not names:
+    names = declared_rate_names(module)
+    if names is None:
         return None
     return {name: float(getattr(module, name)) for name in names}
 
@@ -115,8 +142,8 @@ def declared_rates(module: nn.Module) -> dict[str, float] | None:
 def get_rate(module: nn.Module) -> float | None:
     """Return the module's drop rate (the probability of **dropping**) or None when it has none.
 
-    For a module with ``stochastic_rate_attributes`` the largest of them; otherwise the first of
-    :data:`RATE_ATTRIBUTES` that holds a plain number.
+    For a module that declares its rates (:func:`declared_rate_names`) the largest of them (None for an empty
+    declaration); otherwise the first of :data:`RATE_ATTRIBUTES` that holds a plain number.
 
     Example:
         >>> from torch import nn
@@ -125,7 +152,7 @@ def get_rate(module: nn.Module) -> float | None:
     """
     declared = declared_rates(module)
     if declared is not None:
-        return max(declared.values())
+        return max(declared.values()) if declared else None
     for name in RATE_ATTRIBUTES:
         value = getattr(module, name, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -136,11 +163,11 @@ def get_rate(module: nn.Module) -> float | None:
 def set_rate(module: nn.Module, p: float) -> float:
     """Set the module's drop rate in place and return the old one (as :func:`get_rate` reads it).
 
-    A module with ``stochastic_rate_attributes`` gets ``p`` on each of them that is > 0 (the randomness
-    it uses now), or on the first one when all are 0.
+    A module that declares its rates (:func:`declared_rate_names`) gets ``p`` on each of them that is > 0
+    (the randomness it uses now), or on the first one when all are 0.
 
     Raises:
-        TypeError: the module has no rate attribute (see :data:`RATE_ATTRIBUTES`).
+        TypeError: the module has no rate attribute (see :data:`RATE_ATTRIBUTES`) or declares none.
 
     Example:
         >>> from torch import nn
@@ -149,12 +176,12 @@ def set_rate(module: nn.Module, p: float) -> float:
         (0.1, 0.4)
     """
     declared = declared_rates(module)
-    if declared is not None:
+    if declared:
         active = [name for name, value in declared.items() if value > 0] or list(declared)[:1]
         for name in active:
             setattr(module, name, float(p))
         return max(declared.values())
-    for name in RATE_ATTRIBUTES:
+    for name in RATE_ATTRIBUTES if declared is None else ():
         value = getattr(module, name, None)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             setattr(module, name, float(p))
@@ -179,7 +206,7 @@ def is_stochastic(module: nn.Module) -> bool:
         return float(module.dropout) > 0 and module.num_layers > 1
     declared = declared_rates(module)
     if declared is not None:
-        return any(value > 0 for value in declared.values())
+        return any(value > 0 for value in declared.values()) if declared else True
     if not is_regulariser(module):
         return False
     rate = get_rate(module)
@@ -196,7 +223,7 @@ def is_regulariser(module: nn.Module) -> bool:
     """
     if isinstance(module, nn.RNNBase):
         return module.num_layers > 1
-    if getattr(type(module), "stochastic_rate_attributes", None):
+    if declared_rate_names(module) is not None:
         return True
     if (
         isinstance(module, nn.modules.dropout._DropoutNd)
@@ -210,9 +237,9 @@ def is_regulariser(module: nn.Module) -> bool:
 def rate_attributes(module: nn.Module) -> tuple[str, ...]:
     """The names of the attributes that hold ``module``'s drop rates as floats, in lookup order.
 
-    The names its class declares in ``stochastic_rate_attributes`` (those holding a float), else the first
-    of :data:`RATE_ATTRIBUTES` that holds a float: the attributes :func:`get_rate` reads, a
-    :class:`~dropkit.schedules.DropoutScheduler` sets and the trainer logs.
+    The names it declares (:func:`declared_rate_names`: a dropkit layer's ``rate_names``; those holding a
+    float), else the first of :data:`RATE_ATTRIBUTES` that holds a float: the attributes :func:`get_rate`
+    reads, a :class:`~dropkit.schedules.DropoutScheduler` sets and the trainer logs.
 
     Example:
         >>> from torch import nn
@@ -220,8 +247,8 @@ def rate_attributes(module: nn.Module) -> tuple[str, ...]:
         >>> rate_attributes(nn.Dropout(0.1)), rate_attributes(MultiHeadSelfAttention(8, 2, attn_p=0.1))
         (('p',), ('attn_p',))
     """
-    names = getattr(type(module), "stochastic_rate_attributes", None)
-    if names:
+    names = declared_rate_names(module)
+    if names is not None:
         return tuple(n for n in names if isinstance(getattr(module, n, None), float))
     for name in RATE_ATTRIBUTES:
         if isinstance(getattr(module, name, None), float):
