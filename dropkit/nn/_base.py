@@ -69,6 +69,9 @@ class DropoutModule(nn.Module):
 
     #: The attributes that hold the rates this layer applies itself (see the class docstring).
     rate_names: ClassVar[tuple[str, ...]] = ("p",)
+    #: The rates that must stay below 1 (``[0, 1)``: a noise variance ``p / (1 - p)`` or a kept-token count
+    #: that must stay finite or positive); the others may be 1 (drop everything).
+    rates_below_one: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -77,16 +80,15 @@ class DropoutModule(nn.Module):
         # The declaration under the name that code written for any module reads (dropkit.integrations included).
         cls.stochastic_rate_attributes = cls.rate_names
 
-    def _check_rate(self, name: str, value: object, *, allow_one: bool = True) -> float:
+    def _check_rate(self, name: str, value: object) -> float:
         """``value`` as a float after checking it is a probability; the error names this class and ``name``.
 
         Args:
-            name: the argument's name, as the constructor spells it.
+            name: the argument's name, as the constructor spells it; in ``[0, 1)`` when it is listed in
+                :attr:`rates_below_one`, else in ``[0, 1]``.
             value: the value given.
-            allow_one: accept 1 (``[0, 1]``, default); False for ``[0, 1)`` (a rate whose scale ``1/(1-p)``
-                or kept count must stay finite).
         """
-        return check_probability(self._get_name(), name, value, allow_one=allow_one)
+        return check_probability(self._get_name(), name, value, allow_one=name not in self.rates_below_one)
 
     def _get_name(self) -> str:
         """The class name as exported, also once ``torch.nn.utils.parametrize`` has swapped the class for its
@@ -126,7 +128,8 @@ class DropoutModule(nn.Module):
                 allowed = ", ".join(self.rate_names) or "none"
                 raise TypeError(f"{where}: rate names must be among {allowed}, got {name!r}"
                                 f"{closest_name_hint(name, self.rate_names)}")
-        checked = {name: check_probability(where, name, value) for name, value in rates.items()}
+        checked = {name: check_probability(where, name, value, allow_one=name not in self.rates_below_one)
+                   for name, value in rates.items()}
         for name, value in checked.items():
             setattr(self, name, value)
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from dropkit._validation import check_positive_int, check_probability
+from dropkit._validation import check_positive_int
 from dropkit.functional.attention import attention
 from dropkit.nn._base import DropoutModule
 from dropkit.nn.dropout import Dropout
@@ -83,6 +83,8 @@ class MultiHeadSelfAttention(DropoutModule):
     ) -> None:
         super().__init__()
         where = type(self).__name__
+        # errors name the argument as the caller spelled it
+        attn_name, proj_name = ("attn_drop" if attn_p is None else "attn_p"), ("proj_drop" if proj_p is None else "proj_p")
         heads = _one_of(where, "num_heads", num_heads, 8, "heads", heads)
         attn_p = _one_of(where, "attn_drop", attn_drop, 0.0, "attn_p", attn_p)
         proj_p = _one_of(where, "proj_drop", proj_drop, 0.0, "proj_p", proj_p)
@@ -91,11 +93,11 @@ class MultiHeadSelfAttention(DropoutModule):
         if dim % heads:
             raise ValueError(f"{where}: dim must be divisible by heads={heads}, got {dim}")
         self.dim, self.heads = dim, heads
-        self.attn_p = self._check_rate("attn_p", attn_p)
+        self.attn_p = self._check_rate(attn_name, attn_p)
         self.generator = generator
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
-        self.proj_drop = Dropout(self._check_rate("proj_p", proj_p), generator=generator)
+        self.proj_drop = Dropout(self._check_rate(proj_name, proj_p), generator=generator)
 
     @property
     def proj_p(self) -> float:

@@ -38,6 +38,8 @@ class GaussianDropout(DropoutModule):
         [1.0, 1.0]
     """
 
+    rates_below_one = ("p",)  # the noise variance p / (1 - p) must be finite
+
     def __init__(
         self,
         p: float = 0.5,
@@ -45,7 +47,7 @@ class GaussianDropout(DropoutModule):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        self.p = self._check_rate("p", p, allow_one=False)
+        self.p = self._check_rate("p", p)
         self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
         self.generator = generator
 

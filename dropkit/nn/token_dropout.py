@@ -42,6 +42,8 @@ class TokenDropout(DropoutModule):
         torch.Size([2, 17, 8])
     """
 
+    rates_below_one = ("p",)  # at least one token is kept
+
     def __init__(
         self,
         p: float = 0.5,
@@ -52,7 +54,7 @@ class TokenDropout(DropoutModule):
     ) -> None:
         super().__init__()
         where = type(self).__name__
-        self.p = self._check_rate("p", p, allow_one=False)
+        self.p = self._check_rate("p", p)
         self.num_prefix_tokens = check_positive_int(where, "num_prefix_tokens", num_prefix_tokens, minimum=0)
         self.ordered = bool(ordered)
         self.return_indices = bool(return_indices)

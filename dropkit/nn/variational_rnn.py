@@ -470,3 +470,4 @@ class VariationalGRU(_VariationalRNN):
     """
     )
     mode = "gru"
+    rate_names = ("input_p", "recurrent_p", "zoneout_p")  # no cell state, so no zoneout_cell_p

@@ -146,6 +146,8 @@ class ZoneoutLSTM(VariationalLSTM):
     _zoneout_names = ("p", "cell_p")
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, p: float = 0.1, cell_p: float | None = None, **kwargs: Any) -> None:
+        p = self._check_rate("p", p)  # errors name this class's arguments, not VariationalLSTM's
+        cell_p = None if cell_p is None else self._check_rate("cell_p", cell_p)
         super().__init__(input_size, hidden_size, num_layers, zoneout_p=p, zoneout_cell_p=cell_p, **kwargs)
 
     p = property(lambda self: self.zoneout_p, lambda self, v: setattr(self, "zoneout_p", v), doc="zoneout rate of h")
@@ -178,6 +180,7 @@ class ZoneoutGRU(VariationalGRU):
     _zoneout_names = ("p", "cell_p")
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, p: float = 0.1, **kwargs: Any) -> None:
+        p = self._check_rate("p", p)
         super().__init__(input_size, hidden_size, num_layers, zoneout_p=p, **kwargs)
 
     p = property(lambda self: self.zoneout_p, lambda self, v: setattr(self, "zoneout_p", v), doc="zoneout rate of h")
