@@ -8,7 +8,11 @@ for torch's, timm's and Hugging Face's modules).
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+import inspect
+import warnings
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from torch import nn
 from torch.nn.utils import parametrize
@@ -16,6 +20,46 @@ from torch.nn.utils import parametrize
 from dropkit._validation import check_probability, closest_name_hint
 
 __all__ = ["DropoutModule"]
+
+_Init = TypeVar("_Init", bound=Callable[..., None])
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _keyword_only(*names: str) -> Callable[[_Init], _Init]:
+    """Make the trailing constructor arguments ``names`` keyword-only, as in the functionals, while still
+    taking them positionally (in that order, after the positional ones) with a ``FutureWarning``.
+
+    ``inspect.signature`` of the class shows them keyword-only (the wrapper carries ``__wrapped__``).
+    """
+
+    def decorate(init: _Init) -> _Init:
+        params = list(inspect.signature(init).parameters.values())
+        positional = sum(p.kind in _POSITIONAL for p in params) - 1  # without self
+        if any(p.name in names and p.kind is not inspect.Parameter.KEYWORD_ONLY for p in params):
+            raise TypeError(f"_keyword_only: {names} must be keyword-only in {init.__qualname__}")
+
+        @functools.wraps(init)
+        def wrapper(self: nn.Module, *args: Any, **kwargs: Any) -> None:
+            extra = args[positional:]
+            if extra:
+                where = type(self).__name__
+                if len(extra) > len(names):
+                    raise TypeError(f"{where}: takes at most {positional + len(names)} positional arguments, "
+                                    f"got {len(args)}")
+                given = names[: len(extra)]
+                for name in given:
+                    if name in kwargs:
+                        raise TypeError(f"{where}: got multiple values for argument {name!r}")
+                warnings.warn(f"{where}: pass {', '.join(f'{n}=' for n in given)} by keyword; taking "
+                              f"{'it' if len(given) == 1 else 'them'} positionally is deprecated and will be removed",
+                              FutureWarning, stacklevel=2)
+                kwargs.update(zip(given, extra))
+                args = args[:positional]
+            init(self, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 class DropoutModule(nn.Module):

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from dropkit._validation import check_choice
 from dropkit.functional.drop_path import drop_path, drop_path_residual
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["DropPath", "DropPathResidual"]
 
@@ -38,11 +38,13 @@ class DropPath(DropoutModule):
         6.0
     """
 
+    @_keyword_only("generator")
     def __init__(
         self,
         p: float = 0.0,
         mode: str = "row",
         scale_by_keep: bool = True,
+        *,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -83,11 +85,13 @@ class DropPathResidual(DropoutModule):
         torch.Size([8, 4])
     """
 
+    @_keyword_only("generator")
     def __init__(
         self,
         branch: nn.Module,
         p: float = 0.1,
         sampling: str = "fixed",
+        *,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from dropkit.functional.embedding_dropout import embedding_dropout
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["EmbeddingDropout"]
 
@@ -47,11 +47,13 @@ class EmbeddingDropout(DropoutModule, nn.Embedding):
         <All keys matched successfully>
     """
 
+    @_keyword_only("generator")
     def __init__(
         self,
         num_embeddings: int,
         embedding_dim: int,
         p: float = 0.1,
+        *,
         generator: torch.Generator | None = None,
         **embedding_kwargs: Any,
     ) -> None:

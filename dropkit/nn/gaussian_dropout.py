@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from dropkit.functional.gaussian_dropout import gaussian_dropout
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["GaussianDropout"]
 
@@ -40,9 +40,11 @@ class GaussianDropout(DropoutModule):
 
     rates_below_one = ("p",)  # the noise variance p / (1 - p) must be finite
 
+    @_keyword_only("broadcast_dims", "generator")
     def __init__(
         self,
         p: float = 0.5,
+        *,
         broadcast_dims: int | Sequence[int] = (),
         generator: torch.Generator | None = None,
     ) -> None:

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from dropkit._validation import check_non_negative
 from dropkit.functional.gaussian_noise import gaussian_noise
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["GaussianNoise"]
 
@@ -39,7 +39,8 @@ class GaussianNoise(DropoutModule):
 
     rate_names = ()
 
-    def __init__(self, sigma: float = 0.1, generator: torch.Generator | None = None) -> None:
+    @_keyword_only("generator")
+    def __init__(self, sigma: float = 0.1, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.sigma = check_non_negative(type(self).__name__, "sigma", sigma)
         self.generator = generator

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
 from dropkit.functional.locked_dropout import locked_dropout
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["LockedDropout"]
 
@@ -40,7 +40,8 @@ class LockedDropout(DropoutModule):
         56.0
     """
 
-    def __init__(self, p: float = 0.5, batch_first: bool = False, generator: torch.Generator | None = None) -> None:
+    @_keyword_only("generator")
+    def __init__(self, p: float = 0.5, batch_first: bool = False, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.p = self._check_rate("p", p)
         self.batch_first = bool(batch_first)

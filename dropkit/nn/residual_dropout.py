@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from dropkit.functional.residual_dropout import residual_dropout
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["ResidualDropout"]
 
@@ -32,7 +32,8 @@ class ResidualDropout(DropoutModule):
         [2.0, 2.0]
     """
 
-    def __init__(self, p: float = 0.1, generator: torch.Generator | None = None) -> None:
+    @_keyword_only("generator")
+    def __init__(self, p: float = 0.1, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.p = self._check_rate("p", p)
         self.generator = generator

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from dropkit._validation import check_positive_int
 from dropkit.functional.token_dropout import token_dropout
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["TokenDropout", "PatchDropout"]
 
@@ -44,12 +44,14 @@ class TokenDropout(DropoutModule):
 
     rates_below_one = ("p",)  # at least one token is kept
 
+    @_keyword_only("generator")
     def __init__(
         self,
         p: float = 0.5,
         num_prefix_tokens: int = 0,
         ordered: bool = False,
         return_indices: bool = False,
+        *,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()

@@ -34,7 +34,7 @@ from torch.nn.utils import parametrize
 
 from dropkit._validation import check_probability
 from dropkit.functional.weight_drop import weight_drop
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 
 __all__ = ["WeightDrop", "apply_weight_drop", "remove_weight_drop", "weight_drop_names", "WeightDropLSTM", "WeightDropGRU"]
 
@@ -67,7 +67,9 @@ class WeightDrop(DropoutModule):
         True
     """
 
-    def __init__(self, p: float = 0.5, broadcast_dims: int | Sequence[int] = (), generator: torch.Generator | None = None) -> None:
+    @_keyword_only("broadcast_dims", "generator")
+    def __init__(self, p: float = 0.5, *, broadcast_dims: int | Sequence[int] = (),
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.p = self._check_rate("p", p)
         self.broadcast_dims = (broadcast_dims,) if isinstance(broadcast_dims, int) else tuple(broadcast_dims)
@@ -179,7 +181,7 @@ def apply_weight_drop(
             raise ValueError(f"{where}: names must be parameters of the module ({params}), got {name!r}")
     for name in names:
         # unsafe=True skips the trial evaluation (a wasted random draw); weight_drop keeps shape and dtype.
-        parametrize.register_parametrization(module, name, WeightDrop(p, broadcast_dims, generator), unsafe=True)
+        parametrize.register_parametrization(module, name, WeightDrop(p, broadcast_dims=broadcast_dims, generator=generator), unsafe=True)
     if not module.__dict__.get(_HOOKS_ATTR):
         # Module-level functions (no handles kept) so that deepcopy and remove_weight_drop stay simple.
         module.register_forward_pre_hook(_enter_cache)

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from dropkit.functional.zoneout import zoneout
-from dropkit.nn._base import DropoutModule
+from dropkit.nn._base import DropoutModule, _keyword_only
 from dropkit.nn.variational_rnn import VariationalGRU, VariationalLSTM
 
 __all__ = ["ZoneoutLSTMCell", "ZoneoutGRUCell", "ZoneoutLSTM", "ZoneoutGRU"]
@@ -58,9 +58,10 @@ class ZoneoutLSTMCell(DropoutModule, nn.LSTMCell):
 
     rate_names = ("p", "cell_p")
 
+    @_keyword_only("generator")
     def __init__(
         self, input_size: int, hidden_size: int, p: float = 0.1, cell_p: float | None = None, bias: bool = True,
-        generator: torch.Generator | None = None, **kwargs: Any,
+        *, generator: torch.Generator | None = None, **kwargs: Any,
     ) -> None:
         p = self._check_rate("p", p)
         cell_p = p if cell_p is None else self._check_rate("cell_p", cell_p)
@@ -101,9 +102,10 @@ class ZoneoutGRUCell(DropoutModule, nn.GRUCell):
         torch.Size([2, 5])
     """
 
+    @_keyword_only("generator")
     def __init__(
         self, input_size: int, hidden_size: int, p: float = 0.1, bias: bool = True,
-        generator: torch.Generator | None = None, **kwargs: Any,
+        *, generator: torch.Generator | None = None, **kwargs: Any,
     ) -> None:
         p = self._check_rate("p", p)
         super().__init__(input_size, hidden_size, bias, **kwargs)

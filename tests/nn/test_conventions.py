@@ -235,3 +235,46 @@ def test_every_functional_rate_is_a_checked_probability() -> None:
                        "zoneout": lambda: F.zoneout(x, x, 1.5), "weight_drop": lambda: F.weight_drop(x, 1.5)}.items():
         with pytest.raises(DropkitInputError, match=rf"^{name}: p must be in \[0, 1.?, got 1.5$"):
             call()
+
+
+KEYWORD_ONLY = ("generator", "stream", "backend", "broadcast_dims", "channels_last", "share_channels")
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layers_take_the_functionals_keyword_only_arguments_by_keyword(name: str) -> None:
+    params = dict(inspect.signature(getattr(dnn, name)).parameters)
+    for arg in KEYWORD_ONLY:
+        if arg in params:
+            assert params[arg].kind is inspect.Parameter.KEYWORD_ONLY, (name, arg)
+
+
+# Layers whose generator (and broadcast_dims) were positional before: still accepted there, with a warning.
+DEPRECATED_POSITIONAL = {
+    "LockedDropout": ((0.3, True), ("generator",)),
+    "GaussianDropout": ((0.3,), ("broadcast_dims", "generator")),
+    "GaussianNoise": ((0.3,), ("generator",)),
+    "ResidualDropout": ((0.3,), ("generator",)),
+    "WeightDrop": ((0.3,), ("broadcast_dims", "generator")),
+    "TokenDropout": ((0.3, 1, True, False), ("generator",)),
+    "DropPath": ((0.3, "batch", False), ("generator",)),
+    "EmbeddingDropout": ((10, 3, 0.3), ("generator",)),
+    "ZoneoutLSTMCell": ((2, 3, 0.3, 0.2, True), ("generator",)),
+    "ZoneoutGRUCell": ((2, 3, 0.3, True), ("generator",)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEPRECATED_POSITIONAL))
+def test_positional_generator_still_works_with_a_future_warning(name: str) -> None:
+    args, names = DEPRECATED_POSITIONAL[name]
+    cls = getattr(dnn, name)
+    values = {"generator": torch.Generator().manual_seed(3), "broadcast_dims": (0,)}
+    extra = tuple(values[n] for n in names)
+    with pytest.warns(FutureWarning, match=rf"^{name}: pass {', '.join(n + '=' for n in names)} by keyword"):
+        old = cls(*args, *extra)
+    new = cls(*args, **{n: values[n] for n in names})
+    assert repr(old) == repr(new) and all(getattr(old, n) is getattr(new, n) or getattr(old, n) == getattr(new, n)
+                                          for n in names)
+    with pytest.raises(TypeError, match=rf"{name}: takes at most {len(args) + len(names)} positional arguments"):
+        cls(*args, *extra, None)
+    with pytest.raises(TypeError, match=rf"{name}: got multiple values for argument '{names[0]}'"):
+        cls(*args, *extra, **{names[0]: values[names[0]]})
