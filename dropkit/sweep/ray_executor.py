@@ -10,8 +10,8 @@ caches) must already be installed on every node.
 Before anything is submitted the driver checks, each failing within seconds with an error that says
 what to change:
 
-- the address answers (a TCP connection to the head's port, at most ``CONNECT_TIMEOUT`` seconds;
-  ``ray.init`` itself would wait far longer) -- :class:`ClusterUnreachable`;
+- the address answers like a Ray head (a TCP connection and a gRPC handshake, at most
+  ``CONNECT_TIMEOUT`` seconds each; ``ray.init`` itself would retry for minutes) -- :class:`ClusterUnreachable`;
 - some alive node offers everything one trial asks for (CPUs, GPUs, custom resources; Ray would keep
   an infeasible task pending forever) -- :class:`ClusterLacksResources`;
 - then every task checks, before it writes anything, that the sweep folder exists at the same path on
@@ -107,17 +107,37 @@ def _host_port(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+# An HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS is one)
+# answers with its own SETTINGS frame before any request.
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
 def _probe(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Raise :class:`ClusterUnreachable` unless something accepts a TCP connection at ``address``."""
+    """Raise :class:`ClusterUnreachable` unless a gRPC server (such as a Ray head's GCS) answers at ``address``.
+
+    ``ray.init`` waits minutes for an address where nothing answers, or where something that is not
+    a GCS does (it retries the connection); this takes at most ``2 * timeout`` seconds.
+    """
     host, port = _host_port(address)
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(_H2_PREFACE)
+            try:
+                reply = conn.recv(9)
+            except OSError:  # silent (a timeout) or reset
+                reply = b""
     except OSError as exc:
         raise ClusterUnreachable(
             f"sweep: --address {address!r}: nothing answers at {host}:{port} within {timeout:g} s ({exc}); start the "
             f"head there with `ray start --head --port {port}`, or give the HOST:PORT that `ray start --head` printed"
         ) from None
+    if len(reply) < 9 or reply[3] != 0x04:  # not an HTTP/2 SETTINGS frame
+        raise ClusterUnreachable(
+            f"sweep: --address {address!r}: {host}:{port} accepts connections but does not answer like a Ray head "
+            f"(no gRPC reply within {timeout:g} s); is it another service's port (the dashboard's is 8265)? Give the "
+            "GCS port that `ray start --head` printed (6379 unless --port said otherwise)"
+        )
 
 
 def _fmt_resources(res: Mapping[str, float]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,30 @@ def test_each_attempt_is_recorded_with_its_node(tmp_path: Path) -> None:
     assert [(a["attempt"], a["node_ip"]) for a in attempts] == [(1, "127.0.0.3"), (2, "127.0.0.2")]
     assert placement_columns(run) == {"node_id": "bb" * 28, "node_ip": "127.0.0.2", "attempts": 2}
     assert not list(run.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("reply", [b"", b"HTTP/1.1 400 Bad Request\r\n\r\n"])
+def test_a_port_that_is_not_a_ray_head_is_refused_within_seconds(reply: bytes) -> None:
+    """A listener that stays silent or speaks HTTP/1.1 (not gRPC): ray.init would retry for minutes."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(64)
+            if reply:
+                conn.sendall(reply)
+            else:
+                conn.recv(64)  # until the client gives up and closes
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(ClusterUnreachable, match=rf"127.0.0.1:{port} accepts connections but does not answer like a Ray head"):
+            _probe(f"127.0.0.1:{port}", timeout=1.0)
+    finally:
+        thread.join(timeout=10)
+        server.close()
