@@ -275,7 +275,8 @@ def run_ray(
         started = True
     pending: dict[Any, Trial] = {}
     try:
-        _check_resources(ray, need, f"the Ray cluster at {address}" if address else "the local Ray instance")
+        gcs = getattr(ray.get_runtime_context(), "gcs_address", None) or address  # 'auto' resolved
+        _check_resources(ray, need, f"the Ray cluster at {gcs}" if address else "the local Ray instance")
         token = write_sweep_marker(sweep)
         remote = ray.remote(_ray_trial).options(
             num_cpus=cpus,

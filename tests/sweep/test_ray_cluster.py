@@ -143,9 +143,11 @@ def test_a_trial_asking_for_what_no_node_has_is_a_clear_error(ray_cluster: RayCl
     assert "127.0.0.3: CPU=1, node_b=1" in res.stderr and "Traceback" not in res.stderr
 
     custom = _write(short_tmp, {**SPEC, "name": "custom", "grid": {"p": [0.0]}, "resources": {"custom": {"tpu_slice": 2}}})
-    res = _run(_sweep_cmd(custom, short_tmp / "custom", "--address", ray_cluster.address), _env(ray_cluster))
+    # 'auto' finds the cluster the way ray.init does: RAY_ADDRESS first.
+    env = {**_env(ray_cluster), "RAY_ADDRESS": ray_cluster.address}
+    res = _run(_sweep_cmd(custom, short_tmp / "custom", "--address", "auto"), env)
     assert res.returncode == 2, res.stderr[-2000:]
-    assert "asks for (CPU=1, tpu_slice=2)" in res.stderr
+    assert f"no node of the Ray cluster at {ray_cluster.address} has what one trial asks for (CPU=1, tpu_slice=2)" in res.stderr
     assert not any((short_tmp / "custom" / "trials").iterdir())  # nothing was started
 
 
