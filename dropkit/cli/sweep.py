@@ -41,11 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(default: the cores)",
     )
     parser.add_argument(
-        "--address", metavar="ADDR", help="ray: join a running cluster ('auto', 'ray://host:10001') (default: local Ray)"
+        "--address", metavar="ADDR", help="ray: join a running cluster: 'auto' (the one started on this machine), the head's HOST:PORT "
+        "(ray start --head --port PORT, 6379 by default) or 'ray://host:10001'; the --out folder must be on a "
+        "file system every node sees (default: a private local Ray)"
     )
     parser.add_argument("--cpus-per-trial", type=float, metavar="C", help="CPUs (and torch threads) per trial (default: the file's, else 1)")
     parser.add_argument("--gpus-per-trial", type=float, metavar="G", help="GPUs per trial (default: the file's, else 0)")
-    parser.add_argument("--max-attempts", type=int, default=3, metavar="K", help="starts per trial whose worker died (default: 3)")
+    parser.add_argument("--max-attempts", type=int, default=3, metavar="K", help="starts per trial whose worker (or, on a cluster, its node) died (default: 3)")
     parser.add_argument("--dry-run", action="store_true", help="list the trials and exit")
     parser.add_argument("--report", action="store_true", help="also write the HTML report (dropkit report) at the end")
     parser.set_defaults(func=run)
@@ -66,6 +68,7 @@ def _resume_argv(args: argparse.Namespace, out: Path) -> list[str]:
         ("--address", args.address),
         ("--cpus-per-trial", args.cpus_per_trial),
         ("--gpus-per-trial", args.gpus_per_trial),
+        ("--max-attempts", getattr(args, "max_attempts", 3) if getattr(args, "max_attempts", 3) != 3 else None),
     ):
         if value is not None:
             argv += [flag, str(value)]

@@ -3,6 +3,8 @@
 Both are written as Parquet and CSV, atomically, built only from the trials' run folders
 (``config.yaml`` and ``summary.json``), so they can be rebuilt at any time and never hold a row twice.
 List-valued config keys (``hidden``, ``hidden_p``) are stored as JSON text, e.g. ``[256, 256]``.
+Trials run by the ``ray`` executor also get ``node_id``, ``node_ip`` and ``attempts`` (from
+``placement.json``, see :mod:`dropkit.sweep.placement`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dropkit._io import atomic_path, atomic_write_text
+from dropkit.sweep.placement import placement_columns
 from dropkit.sweep.trial import Trial
 from dropkit.train.config import config_keys
 
@@ -62,6 +65,7 @@ def trial_row(trial: Trial, run_dir: Path, varied: Sequence[str]) -> dict[str, A
         if metric in ("train_loss", "test_loss", "p_measured"):
             value = final.get(metric)
         row[metric] = value
+    row.update(placement_columns(run_dir))
     for key in config_keys():
         if key not in row and key != "name":
             row[key] = _cell(trial.values.get(key))

@@ -9,6 +9,8 @@ The sweep folder::
     <sweep>/aggregate.parquet|csv one row per configuration over seeds: mean, std, 95 % t interval
     <sweep>/sweep.json            counts, executor, the sweep's wall time and each invocation's (sweep/history.py)
     <sweep>/.locks/               one lock file per trial, held while a worker runs it
+    <sweep>/.dropkit-sweep        ray: the marker each task checks to be sure it sees this folder
+    <sweep>/trials/<id>/placement.json  ray: the node (id, IP) of each attempt of the trial
 
 Running the same sweep again resumes it: trials whose ``summary.json`` says completed (or diverged) are
 skipped, unfinished ones continue from their newest checkpoint. The tables are rebuilt from the run
@@ -114,7 +116,8 @@ def run_sweep(
         executor: ``"local"`` or ``"ray"`` (default: the file's, else local).
         workers: local: processes (default: cores // cpus); ray: CPUs of a private local Ray instance
             (default: this machine's cores).
-        address: ray only: a running cluster to join (``"auto"``, ``"ray://host:10001"``).
+        address: ray only: a running cluster to join (``"auto"``, the head's ``"HOST:PORT"``,
+            ``"ray://host:10001"``); the sweep folder must then be on a file system every node sees.
         cpus: CPUs per trial, also its torch threads (default: the file's ``resources.cpus``, else 1).
         gpus: GPUs per trial (default: the file's ``resources.gpus``, else 0).
         max_attempts: how often a trial whose worker died is started again (default 3).
@@ -130,8 +133,13 @@ def run_sweep(
     gpus = spec.gpus if gpus is None else gpus
     if cpus <= 0:
         raise ValueError(f"sweep: cpus per trial must be > 0, got {cpus!r}")
-    if max_attempts < 1:
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise ValueError(f"sweep: max_attempts must be an integer >= 1, got {max_attempts!r}")
+    if spec.custom and executor != "ray":
+        raise ValueError(
+            f"sweep: resources.custom ({', '.join(sorted(spec.custom))}) are Ray resources and need --executor ray, "
+            f"got executor {executor!r}"
+        )
     out = Path(out) if out is not None else default_sweep_dir(spec)
     trials = spec.trials()
     (out / "trials").mkdir(parents=True, exist_ok=True)
@@ -175,6 +183,8 @@ def run_sweep(
                     address=address,
                     max_attempts=max_attempts,
                     on_done=on_done,
+                    custom=spec.custom,
+                    sweep_dir=out,
                 )
         except KeyboardInterrupt:  # the workers are stopped: mark, write the partial tables, then say so
             interrupted = mark_unfinished(todo)

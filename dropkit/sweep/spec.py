@@ -17,7 +17,7 @@ A sweep file is YAML (or JSON)::
         lr: {loguniform: [1.0e-4, 1.0e-2]}
         l2: {choice: [0, 1.0e-5, 1.0e-4]}
     executor: local              # optional default executor: local | ray
-    resources: {cpus: 1, gpus: 0}            # per trial
+    resources: {cpus: 1, gpus: 0}            # per trial; ray also takes custom: {NAME: AMOUNT}
     metric: test_acc             # what "best" means in tables and reports
 
 Resolution per trial: ``Config`` defaults < preset < base < grid point < random sample. Every trial's
@@ -48,7 +48,7 @@ EXECUTORS = ("local", "ray")
 METRICS = ("test_acc", "best_test_acc", "train_acc", "gap", "test_loss", "train_loss")
 _TOP_KEYS = ("name", "description", "preset", "base", "grid", "random", "executor", "resources", "metric")
 _RANDOM_KEYS = ("n", "seed", "params")
-_RESOURCE_KEYS = ("cpus", "gpus")
+_RESOURCE_KEYS = ("cpus", "gpus", "custom")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class SweepSpec:
         executor: the default executor, ``"local"`` or ``"ray"``.
         cpus: CPU cores per trial (also its torch threads).
         gpus: GPUs per trial (a fraction shares a GPU; Ray only schedules, ``device`` picks it).
+        custom: Ray custom resources per trial (``ray start --resources``), name -> amount.
         metric: the column that ranks trials (higher is better except for losses and ``gap``).
         description: free text shown in reports.
         source: the raw mapping, saved as ``sweep.yaml`` in the sweep folder.
@@ -80,6 +81,7 @@ class SweepSpec:
     metric: str = "test_acc"
     description: str = ""
     source: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, float] = field(default_factory=dict)
 
     def varied_keys(self) -> list[str]:
         """Config keys that change between trials (grid keys, then random keys), in file order."""
@@ -181,13 +183,22 @@ def parse_sweep(data: Any, *, default_name: str = "sweep") -> SweepSpec:
     resources = _mapping(data.get("resources"), "resources")
     for key in resources:
         if key not in _RESOURCE_KEYS:
-            raise ValueError(f"{where}: unknown key resources.{key}{closest_name_hint(str(key), _RESOURCE_KEYS)}; allowed: cpus, gpus")
+            raise ValueError(
+                f"{where}: unknown key resources.{key}{closest_name_hint(str(key), _RESOURCE_KEYS)}; allowed: cpus, gpus, "
+                "custom"
+            )
     cpus = resources.get("cpus", 1)
     gpus = resources.get("gpus", 0)
     if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0:
         raise ValueError(f"{where}: resources.cpus must be a number > 0, got {cpus!r}")
     if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
         raise ValueError(f"{where}: resources.gpus must be a number >= 0, got {gpus!r}")
+    custom = _mapping(resources.get("custom"), "resources.custom")
+    for key, amount in custom.items():
+        if key in ("CPU", "GPU", "cpus", "gpus", "memory", "object_store_memory"):
+            raise ValueError(f"{where}: resources.custom.{key}: give CPUs and GPUs as resources.cpus / resources.gpus")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount > 0:
+            raise ValueError(f"{where}: resources.custom.{key} must be a number > 0, got {amount!r}")
     metric = data.get("metric", "test_acc")
     if metric not in METRICS:
         hint = closest_name_hint(str(metric), METRICS)
@@ -205,6 +216,7 @@ def parse_sweep(data: Any, *, default_name: str = "sweep") -> SweepSpec:
         metric=metric,
         description=str(description or ""),
         source=data,
+        custom={str(k): float(v) for k, v in custom.items()},
     )
     spec.trials()  # validate every trial's config now, before anything runs
     return spec

@@ -23,7 +23,8 @@ TINY = {
     "base": {"dataset": "digits", "hidden": [32], "steps": 60, "eval_every": 20},
     "grid": {"p": [0.0, 0.5], "seed": [0, 1, 2]},
 }
-VOLATILE = ("wall_time", "wall_time_mean", "wall_time_std", "wall_time_ci_low", "wall_time_ci_high")
+# Times, and where a Ray trial ran (node id and IP, attempts: columns only ray rows have).
+VOLATILE = ("wall_time", "wall_time_mean", "wall_time_std", "wall_time_ci_low", "wall_time_ci_high", "node_id", "node_ip", "attempts")
 
 
 @pytest.fixture(scope="module")
