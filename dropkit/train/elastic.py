@@ -271,8 +271,8 @@ def prepare_start(out: str | Path, ctx: DistContext, *, resume: bool = False) ->
     if changed and ctx.is_main:
         log.warning(
             "train: the world size changed from %d to %d; resuming at step %d with the same global batches and "
-            "steps, but the dropout masks from here on are those of %d ranks: the final weights will not be "
-            "bit-identical to an uninterrupted run",
+            "steps, but from here on each of the %d rank(s) draws its own dropout masks for its share of the "
+            "batch: the final weights will not be bit-identical to an uninterrupted run",
             previous, ctx.world_size, decision["step"], ctx.world_size,
         )
     if ctx.is_main:

@@ -63,12 +63,16 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
 
 
-def _alive(pid: int) -> bool:
+def _state(pid: int) -> str:
+    """The process state letter from ``/proc`` (``R``, ``S``, ``T`` stopped, ``Z``), ``X`` when gone."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+        return "X"
+
+
+def _alive(pid: int) -> bool:
+    return _state(pid) not in ("Z", "X")
 
 
 def _free_port() -> int:
@@ -109,14 +113,14 @@ class Cluster:
         self.tag = uuid.uuid4().hex
         self.agents: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, out: Path, *, is_host: bool, max_restarts: int = 3, last_call: int = 6) -> None:
+    def start(self, name: str, out: Path, *, is_host: bool, max_restarts: int = 3, last_call: int = 3) -> None:
         """Start agent ``name``; the host one holds the rendezvous store (its loss would end the job)."""
         conf = f"is_host={int(is_host)},last_call_timeout={last_call},join_timeout=90,keep_alive_interval=1,keep_alive_max_attempt=2"
         cmd = [
             TORCHRUN, "--nnodes", "1:2", "--nproc-per-node", "1", "--max-restarts", str(max_restarts),
             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{self.port}", "--rdzv-id", self.job,
             "--rdzv-conf", conf, "--local-addr", "127.0.0.1", "--monitor-interval", "0.1",
-            "-m", "dropkit.cli.main", "train", "--out", str(out), *FLAGS,
+            "-m", "dropkit", "train", "--out", str(out), *FLAGS,
         ]
         env = {
             **os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -202,8 +206,8 @@ def _kill_when_checkpointed(cluster: Cluster, out: Path, step: int, kill: Callab
 @pytest.mark.slow
 def test_killed_rank_restarts_and_ends_bit_identical(tmp_path: Path, cluster: Cluster, reference: Path) -> None:
     out = tmp_path / "run"
+    cluster.start("b", out, is_host=False)  # first: it joins as soon as a's store is up (both in one round)
     cluster.start("a", out, is_host=True)
-    cluster.start("b", out, is_host=False)
     # Rank 0, the one that writes the run folder, dies right after its step-10 checkpoint.
     _kill_when_checkpointed(cluster, out, 10, lambda: os.kill(cluster.worker(0), signal.SIGKILL))
     assert cluster.wait("a", "b") == {"a": 0, "b": 0}, cluster.logs()
@@ -225,8 +229,8 @@ def test_killed_rank_restarts_and_ends_bit_identical(tmp_path: Path, cluster: Cl
 @pytest.mark.slow
 def test_lost_node_leaves_the_survivor_to_finish_alone(tmp_path: Path, cluster: Cluster, reference: Path) -> None:
     out = tmp_path / "run"
-    cluster.start("a", out, is_host=True)  # holds the rendezvous store: the node that may not be lost
     cluster.start("b", out, is_host=False)
+    cluster.start("a", out, is_host=True)  # holds the rendezvous store: the node that may not be lost
     _kill_when_checkpointed(cluster, out, 10, lambda: cluster.lose("b"))
     assert cluster.wait("a") == {"a": 0}, cluster.logs()
 
@@ -258,8 +262,8 @@ def test_lost_node_leaves_the_survivor_to_finish_alone(tmp_path: Path, cluster: 
 @pytest.mark.slow
 def test_run_folder_not_shared_is_a_clear_error(tmp_path: Path, cluster: Cluster) -> None:
     # The same --out on two machines that are two local folders: here, two folders on one machine.
-    cluster.start("a", tmp_path / "on-a", is_host=True, max_restarts=0)
     cluster.start("b", tmp_path / "on-b", is_host=False, max_restarts=0)
+    cluster.start("a", tmp_path / "on-a", is_host=True, max_restarts=0)
     codes = cluster.wait("a", "b")
     logs = cluster.logs()
     assert codes["a"] != 0 and codes["b"] != 0, logs
@@ -286,6 +290,19 @@ def test_nproc_under_torchrun_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
     err = capsys.readouterr().err
     assert "--nproc 2 was given under torchrun (WORLD_SIZE=2)" in err and "--nproc-per-node" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_restarts_through_a_shared_store_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # torchrun's default: its rendezvous store, kept across restarts, is the ranks' store too.
+    _torchrun_env(monkeypatch, "job-store")
+    monkeypatch.setenv("TORCHELASTIC_USE_AGENT_STORE", "True")
+    monkeypatch.setenv("TORCHELASTIC_MAX_RESTARTS", "3")
+    assert main(["train", "--out", str(tmp_path / "r"), *SHORT]) == 2
+    err = capsys.readouterr().err
+    assert "may restart this job (--max-restarts 3)" in err and "export TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1" in err
+    assert not (tmp_path / "r").exists()
+    monkeypatch.setenv("TORCHELASTIC_MAX_RESTARTS", "0")  # a job that never restarts is fine
+    assert main(["train", "--out", str(tmp_path / "r"), *SHORT]) == 0
 
 
 def test_torchrun_needs_out(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -386,13 +403,14 @@ _WRITER = """
 import sys, torch
 from pathlib import Path
 from dropkit.train.checkpoint import save_checkpoint
-model = torch.nn.Linear(2048, 2048)  # 16 MB of weights: a write takes long enough to be caught
+model = torch.nn.Linear(1024, 1024)  # 4 MB of weights: a write lasts long enough to be caught
 folder = Path(sys.argv[1])
 for step in range(1, 10**6):
     save_checkpoint(folder / f"step_{step:08d}.safetensors", model, None, {"step": step, "wall_time": 0.0})
 """
 
 
+@pytest.mark.slow
 def test_a_process_killed_mid_checkpoint_leaves_no_half_checkpoint(tmp_path: Path) -> None:
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -406,6 +424,7 @@ def test_a_process_killed_mid_checkpoint_leaves_no_half_checkpoint(tmp_path: Pat
         for _ in range(100):
             _wait(lambda: bool(writing()), "a checkpoint being written", timeout=60)
             os.kill(proc.pid, signal.SIGSTOP)
+            _wait(lambda: _state(proc.pid) == "T", "the writer to stop", timeout=30)  # signals land asynchronously
             if writing():
                 break
             os.kill(proc.pid, signal.SIGCONT)  # it had just renamed: try the next write
@@ -421,5 +440,5 @@ def test_a_process_killed_mid_checkpoint_leaves_no_half_checkpoint(tmp_path: Pat
     listed = list_checkpoints(folder)
     assert not set(half) & set(listed)
     for path in listed:  # every checkpoint a resume could pick is whole
-        assert load_checkpoint(path, torch.nn.Linear(2048, 2048), restore_rng=False)["step"] == int(path.stem[5:])
+        assert load_checkpoint(path, torch.nn.Linear(1024, 1024), restore_rng=False)["step"] == int(path.stem[5:])
     assert remove_stale_temps(folder) == sorted(half)  # what rank 0 does before it resumes
