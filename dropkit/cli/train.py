@@ -15,7 +15,7 @@ from dropkit.cli.errors import CLIError
 from dropkit.cli.paths import check_out_folder
 from dropkit.cli.signals import terminate_as_interrupt
 from dropkit.train.distributed import env_world_size, exit_rank, init_from_env, launch, train_rank
-from dropkit.train.elastic import check_restartable, prepare_start, torchrun_job_id
+from dropkit.train.elastic import check_restartable, prepare_start, release_folder, torchrun_job_id
 from dropkit.train.interrupt import resume_command
 from dropkit.train.run_dir import RunFiles, new_run_dir, read_config, read_summary, remove_if_empty
 from dropkit.train.trainer import TrainingDiverged
@@ -98,9 +98,12 @@ def run(args: argparse.Namespace) -> int:
                 if ctx.active and torch.device(cfg.device).type == "cuda":
                     cfg = cfg.replace(device=f"cuda:{ctx.local_rank}")
                 resume = args.resume
-                if under_torchrun:  # a shared folder; a restart of the same torchrun job resumes it
-                    resume = prepare_start(out, ctx, resume=args.resume)
-                summary = train_rank(cfg, out, ctx, resume=resume, tensorboard=args.tensorboard)
+                try:
+                    if under_torchrun:  # a shared folder; a restart of the same torchrun job resumes it
+                        resume = prepare_start(out, ctx, resume=args.resume)
+                    summary = train_rank(cfg, out, ctx, resume=resume, tensorboard=args.tensorboard)
+                finally:
+                    release_folder(out)  # rank 0's lock of the folder (no-op elsewhere)
                 if ctx.active:  # a rank started by torchrun: report, then end without interpreter teardown
                     if ctx.is_main:
                         _print_result(cfg.name, summary, out)

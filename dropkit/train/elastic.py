@@ -19,6 +19,9 @@ Before every (re)start, :func:`prepare_start`
 4. appends one line to ``<out>/elastic.jsonl``: time, job id, restart count, world size, hosts, the
    step resumed from, and whether the world size changed.
 
+Rank 0 holds an exclusive lock (``flock`` on ``<out>/.dropkit-lock``) from then until training ends, so
+that two groups never write one run folder: the second fails with a clear error instead.
+
 What is guaranteed (``docs/guides/torchrun-elastic.md`` shows the measurements):
 
 - the same world size after a restart: the final state_dict is bit-identical to an uninterrupted run's
@@ -58,6 +61,7 @@ __all__ = [
     "check_shared_folder",
     "read_starts",
     "prepare_start",
+    "release_folder",
 ]
 
 log = logging.getLogger("dropkit.train")
@@ -69,6 +73,36 @@ SHARED_WAIT_S = 5.0
 """Seconds a rank keeps looking for rank 0's marker before it reports the run folder as not shared."""
 
 _MARKER = ".dropkit-shared-check"
+_LOCK = ".dropkit-lock"
+_held: dict[str, int] = {}  # run folder -> descriptor of its lock file, held by this process (rank 0)
+
+
+def _lock_folder(out: Path) -> bool:
+    """Take the exclusive lock of ``out`` for this process (``flock``; kept until :func:`release_folder`)."""
+    import fcntl
+
+    key = str(out.resolve())
+    if key in _held:
+        return True
+    fd = os.open(out / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _held[key] = fd
+    return True
+
+
+def release_folder(out: str | Path) -> None:
+    """Release the run folder lock :func:`prepare_start` took on rank 0 (no-op when not held).
+
+    Example:
+        >>> release_folder("runs/never-locked")
+    """
+    fd = _held.pop(str(Path(out).resolve()), None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock
 
 
 def torchrun_job_id() -> str | None:
@@ -233,7 +267,8 @@ def prepare_start(out: str | Path, ctx: DistContext, *, resume: bool = False) ->
     that ``out`` is shared (:func:`check_shared_folder`), lets rank 0 decide whether to resume (the
     folder holds a run of the same torchrun job, or ``resume`` is set), checks that every rank sees the
     checkpoint it resumes from, warns when the world size differs from the run's, and appends this
-    start to ``<out>/elastic.jsonl`` (rank 0).
+    start to ``<out>/elastic.jsonl`` (rank 0). Rank 0 keeps the folder's lock until
+    :func:`release_folder` (or its exit).
 
     Args:
         out: the run folder (``--out``).
@@ -241,8 +276,8 @@ def prepare_start(out: str | Path, ctx: DistContext, *, resume: bool = False) ->
         resume: ``--resume`` was given: continue whatever run the folder holds (default: False).
 
     Raises:
-        DropkitInputError: the folder is not shared, ranks see different checkpoints, or it holds the
-            run of another job and ``resume`` is not set.
+        DropkitInputError: the folder is not shared, another process holds its lock, ranks see different
+            checkpoints, or it holds the run of another job and ``resume`` is not set.
 
     Example:
         >>> import tempfile
@@ -252,11 +287,22 @@ def prepare_start(out: str | Path, ctx: DistContext, *, resume: bool = False) ->
         False
         >>> [s["world_size"] for s in read_starts(run)]
         [1]
+        >>> release_folder(run)
     """
     out = Path(out)
     job = torchrun_job_id()
     hosts = check_shared_folder(out, ctx)
-    decision = _broadcast(ctx, _decide(out, job, resume) if ctx.is_main else None)
+    decision = None
+    if ctx.is_main:
+        if _lock_folder(out):
+            decision = _decide(out, job, resume)
+        else:  # torchelastic stops a group before it starts the next, so this is another group or job
+            decision = {"error": (
+                f"train: another process is training in {str(out)!r} (it holds {_LOCK}): two groups would write "
+                "one run folder (a second job with the same --out, or a rendezvous that split because nodes "
+                "missed each other's keep-alives); stop the other one or choose another --out"
+            )}
+    decision = _broadcast(ctx, decision)
     if "error" in decision:
         raise DropkitInputError(decision["error"])
     views = _gather(ctx, _newest_step(out) if decision["resume"] else None)

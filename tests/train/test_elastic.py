@@ -113,9 +113,13 @@ class Cluster:
         self.tag = uuid.uuid4().hex
         self.agents: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, out: Path, *, is_host: bool, max_restarts: int = 3, last_call: int = 3) -> None:
-        """Start agent ``name``; the host one holds the rendezvous store (its loss would end the job)."""
-        conf = f"is_host={int(is_host)},last_call_timeout={last_call},join_timeout=90,keep_alive_interval=1,keep_alive_max_attempt=2"
+    def start(self, name: str, out: Path, *, is_host: bool, max_restarts: int = 3, last_call: int = 3, keep_alive: int = 5) -> None:
+        """Start agent ``name``; the host one holds the rendezvous store (its loss would end the job).
+
+        A node whose keep-alive is ``3 * keep_alive`` seconds old counts as lost: short values make a lost
+        node noticed soon, but a heartbeat starved on a busy machine then splits the rendezvous in two.
+        """
+        conf = f"is_host={int(is_host)},last_call_timeout={last_call},join_timeout=90,keep_alive_interval={keep_alive},keep_alive_max_attempt=3"
         cmd = [
             TORCHRUN, "--nnodes", "1:2", "--nproc-per-node", "1", "--max-restarts", str(max_restarts),
             "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{self.port}", "--rdzv-id", self.job,
@@ -125,7 +129,7 @@ class Cluster:
         env = {
             **os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "PYTHONFAULTHANDLER": "1",
-            "DROPKIT_TEST_CLUSTER": self.tag, "DROPKIT_TEST_AGENT": name, "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1",
+            "DROPKIT_TEST_CLUSTER": self.tag, "DROPKIT_TEST_AGENT": name, "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1", "LOGLEVEL": os.environ.get("LOGLEVEL", "WARNING"),
         }
         log = open(self.tmp / f"agent-{name}.log", "w")
         self.agents[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.tmp)  # type: ignore[arg-type]
@@ -221,7 +225,7 @@ def test_killed_rank_restarts_and_ends_bit_identical(tmp_path: Path, cluster: Cl
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["step"] == STEPS
     # A rank killed while writing leaves at most a temp file, removed when rank 0 restarts.
-    assert not [p.name for p in out.rglob("*") if p.name.startswith(".")]
+    assert [p.name for p in out.rglob("*") if p.name.startswith(".")] == [".dropkit-lock"]  # rank 0's lock file only
     assert cluster.logs().count("test accuracy") == 1  # rank 0 of the last group reports, once
 
 
@@ -229,8 +233,8 @@ def test_killed_rank_restarts_and_ends_bit_identical(tmp_path: Path, cluster: Cl
 @pytest.mark.slow
 def test_lost_node_leaves_the_survivor_to_finish_alone(tmp_path: Path, cluster: Cluster, reference: Path) -> None:
     out = tmp_path / "run"
-    cluster.start("b", out, is_host=False)
-    cluster.start("a", out, is_host=True)  # holds the rendezvous store: the node that may not be lost
+    cluster.start("b", out, is_host=False, keep_alive=2)
+    cluster.start("a", out, is_host=True, keep_alive=2)  # holds the rendezvous store: the node that may not be lost
     _kill_when_checkpointed(cluster, out, 10, lambda: cluster.lose("b"))
     assert cluster.wait("a") == {"a": 0}, cluster.logs()
 
@@ -330,6 +334,27 @@ def test_same_job_resumes_another_job_is_refused(tmp_path: Path, monkeypatch: py
     assert len(read_starts(out)) == 2
     assert main(["train", "--resume", "--out", str(out), *SHORT, "--steps", "40"]) == 0
     assert read_starts(out)[-1]["job"] == "job-2" and read_starts(out)[-1]["resumed_from_step"] == 30
+
+
+def test_a_folder_another_process_trains_in_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two groups writing one folder (a rendezvous split, or two jobs with one --out): the second refuses.
+    out = tmp_path / "r"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()", str(out / ".dropkit-lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n"  # type: ignore[union-attr]
+        _torchrun_env(monkeypatch, "job-lock")
+        assert main(["train", "--out", str(out), *SHORT]) == 2
+        assert "another process is training in" in capsys.readouterr().err
+        assert not (out / "config.yaml").exists()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert main(["train", "--out", str(out), *SHORT]) == 0  # the lock died with its holder
 
 
 def test_a_plain_run_is_not_resumed_by_a_torchrun_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
