@@ -168,8 +168,11 @@ class Cluster:
                 raise AssertionError(f"torchrun agent {name} still running after {TIMEOUT:g} s\n{self.logs()}") from None
         return codes
 
-    def logs(self) -> str:
-        return "\n".join(f"--- agent {p.stem[6:]} ---\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("agent-*.log")))
+    def logs(self, tail: int | None = 3000) -> str:
+        """The agents' output (their workers' too), the last ``tail`` characters of each (all: None)."""
+        return "\n".join(
+            f"--- agent {p.stem[6:]} ---\n{p.read_text()[-tail if tail else 0:]}" for p in sorted(self.tmp.glob("agent-*.log"))
+        )
 
     def close(self) -> None:
         for pid, _ in self.processes():
@@ -226,7 +229,7 @@ def test_killed_rank_restarts_and_ends_bit_identical(tmp_path: Path, cluster: Cl
     assert summary["status"] == "completed" and summary["step"] == STEPS
     # A rank killed while writing leaves at most a temp file, removed when rank 0 restarts.
     assert [p.name for p in out.rglob("*") if p.name.startswith(".")] == [".dropkit-lock"]  # rank 0's lock file only
-    assert cluster.logs().count("test accuracy") == 1  # rank 0 of the last group reports, once
+    assert cluster.logs(tail=None).count("test accuracy") == 1  # rank 0 of the last group reports, once
 
 
 @needs_torchrun
@@ -242,7 +245,7 @@ def test_lost_node_leaves_the_survivor_to_finish_alone(tmp_path: Path, cluster: 
     assert [s["world_size"] for s in starts] == [2, 1], starts
     step = starts[1]["resumed_from_step"]
     assert 10 <= step < STEPS and starts[1]["world_size_changed"]
-    assert "the world size changed from 2 to 1" in cluster.logs()
+    assert "the world size changed from 2 to 1" in cluster.logs(tail=None)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["step"] == STEPS
     assert [r["step"] for r in read_metrics(out)] == [r["step"] for r in read_metrics(reference)]
@@ -269,10 +272,11 @@ def test_run_folder_not_shared_is_a_clear_error(tmp_path: Path, cluster: Cluster
     cluster.start("b", tmp_path / "on-b", is_host=False, max_restarts=0)
     cluster.start("a", tmp_path / "on-a", is_host=True, max_restarts=0)
     codes = cluster.wait("a", "b")
-    logs = cluster.logs()
+    logs = cluster.logs(tail=None)
     assert codes["a"] != 0 and codes["b"] != 0, logs
-    # Every rank prints the same error, without a traceback, and nothing was trained.
-    assert logs.count("dropkit train: error: train: --out") == 2 and "is not one folder shared by every rank" in logs, logs
+    # Every rank raises the same error, printed without a traceback (an agent whose group failed first may
+    # stop the other agent's rank before it prints), and nothing was trained.
+    assert logs.count("dropkit train: error: train: --out") >= 1 and "is not one folder shared by every rank" in logs, logs
     assert "a marker file there that rank 1 on" in logs, logs
     assert not (tmp_path / "on-a" / "config.yaml").exists() and not (tmp_path / "on-b" / "config.yaml").exists()
 
