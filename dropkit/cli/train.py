@@ -11,9 +11,11 @@ import torch
 import yaml
 
 from dropkit.cli.config_args import add_config_arguments, resolve_config
+from dropkit.cli.errors import CLIError
 from dropkit.cli.paths import check_out_folder
 from dropkit.cli.signals import terminate_as_interrupt
 from dropkit.train.distributed import env_world_size, exit_rank, init_from_env, launch, train_rank
+from dropkit.train.elastic import check_restartable, prepare_start, release_folder, torchrun_job_id
 from dropkit.train.interrupt import resume_command
 from dropkit.train.run_dir import RunFiles, new_run_dir, read_config, read_summary, remove_if_empty
 from dropkit.train.trainer import TrainingDiverged
@@ -71,8 +73,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.nproc < 1:
         raise ValueError(f"train: --nproc must be an integer >= 1, got {args.nproc}")
-    if (args.nproc > 1 or env_world_size() > 1) and not args.out:
-        raise ValueError("train: data-parallel runs (--nproc, torchrun) need --out DIR, the same on every rank")
+    under_torchrun = torchrun_job_id() is not None or env_world_size() > 1
+    if args.nproc > 1 and under_torchrun:
+        raise CLIError(
+            f"train: --nproc {args.nproc} was given under torchrun (WORLD_SIZE={os.environ.get('WORLD_SIZE', '?')}), "
+            "which starts the processes itself: leave --nproc out and set torchrun's --nproc-per-node"
+        )
+    if (args.nproc > 1 or under_torchrun) and not args.out:
+        raise ValueError(
+            "train: data-parallel runs (--nproc, torchrun) need --out DIR, the same on every rank "
+            "(under torchrun, a restarted rank resumes from it)"
+        )
+    if under_torchrun:
+        check_restartable()  # before joining the group: a restarted group must be able to form
     check_out_folder("train", args.out)
     out = Path(args.out) if args.out else default_out_dir(cfg.name)
     log.info("run folder: %s", out)
@@ -84,7 +97,13 @@ def run(args: argparse.Namespace) -> int:
                 ctx = init_from_env(cfg.device)  # torchrun: join its process group (no-op otherwise)
                 if ctx.active and torch.device(cfg.device).type == "cuda":
                     cfg = cfg.replace(device=f"cuda:{ctx.local_rank}")
-                summary = train_rank(cfg, out, ctx, resume=args.resume, tensorboard=args.tensorboard)
+                resume = args.resume
+                try:
+                    if under_torchrun:  # a shared folder; a restart of the same torchrun job resumes it
+                        resume = prepare_start(out, ctx, resume=args.resume)
+                    summary = train_rank(cfg, out, ctx, resume=resume, tensorboard=args.tensorboard)
+                finally:
+                    release_folder(out)  # rank 0's lock of the folder (no-op elsewhere)
                 if ctx.active:  # a rank started by torchrun: report, then end without interpreter teardown
                     if ctx.is_main:
                         _print_result(cfg.name, summary, out)
@@ -95,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             if RunFiles(out).config.exists():  # the run started: it is marked interrupted, say how to go on
                 if int(os.environ.get("RANK", "0")) == 0:
-                    _print_interrupted(args, out)
+                    _print_interrupted(args, out, under_torchrun)
                 return 130
             if not args.out:
                 remove_if_empty(out)
@@ -108,8 +127,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_interrupted(args: argparse.Namespace, out: Path) -> None:
+def _print_interrupted(args: argparse.Namespace, out: Path, under_torchrun: bool) -> None:
     summary = read_summary(out) if RunFiles(out).summary.exists() else {}
+    if under_torchrun:  # torchrun stopped this rank: its restart resumes by itself; a rerun with the same --rdzv-id too
+        step = summary.get("step", 0)
+        print(f"{summary.get('name', 'run')}: stopped at step {step} (its last checkpoint) -> {out}; a torchrun restart "
+              "of this job, or a rerun with the same --rdzv-id, resumes it")
+        return
     argv = ["train", "--resume", "--out", str(out)]
     if args.nproc > 1:
         argv += ["--nproc", str(args.nproc)]
