@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dropkit._philox_host import HOST_MAX_CALLS, philox_words_host
+from dropkit._philox_host import HOST_MAX_CALLS, KEY_A, KEY_B, PHILOX_ROUNDS, ROUND_A, ROUND_B, philox_rounds, philox_words_host
 from dropkit._validation import check_probability
 
 __all__ = [
@@ -71,11 +71,6 @@ BITS_PER_ELEMENT = 16
 ELEMENTS_PER_CALL = 128 // BITS_PER_ELEMENT  # 8 elements per Philox4x32 call
 _ONE = 1 << BITS_PER_ELEMENT  # 65536
 _M32 = 0xFFFFFFFF
-# Philox4x32 constants, as in triton/language/random.py (and Random123).
-_KEY_A = 0x9E3779B9
-_KEY_B = 0xBB67AE85
-_ROUND_A = 0xD2511F53
-_ROUND_B = 0xCD9E8D57
 _SEED_HIGH = (1 << 63) - 1
 
 
@@ -110,35 +105,17 @@ def _philox_rounds(
     allocation per round). The four counter tensors must be distinct contiguous int64 tensors of
     one shape that the caller hands over: they are overwritten.
     """
-    if _functorch():  # vmap cannot batch out= ops: the same rounds, out of place
-        return _philox_rounds_out_of_place(k0, k1, c0, c1, c2, c3, n_rounds)
+    if _functorch():  # vmap cannot batch out= ops: the same rounds, out of place (plain operators)
+        return philox_rounds(k0, k1, c0, c1, c2, c3, n_rounds)
     spare = torch.empty_like(c0)
     for _ in range(n_rounds):
-        c2.mul_(_ROUND_B)  # product b: high word -> new c0, low word -> new c1
-        c0.mul_(_ROUND_A)  # product a: high word -> new c2, low word -> new c3
+        c2.mul_(ROUND_B)  # product b: high word -> new c0, low word -> new c1
+        c0.mul_(ROUND_A)  # product a: high word -> new c2, low word -> new c3
         torch.bitwise_right_shift(c2, 32, out=spare).bitwise_xor_(c1).bitwise_xor_(k0).bitwise_and_(_M32)
         torch.bitwise_right_shift(c0, 32, out=c1).bitwise_xor_(c3).bitwise_xor_(k1).bitwise_and_(_M32)
         c0, c1, c2, c3, spare = spare, c2, c1, c0, c3
-        k0 = (k0 + _KEY_A) & _M32
-        k1 = (k1 + _KEY_B) & _M32
-    return c0, c1, c2, c3
-
-
-def _philox_rounds_out_of_place(
-    k0: Tensor, k1: Tensor, c0: Tensor, c1: Tensor, c2: Tensor, c3: Tensor, n_rounds: int
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """:func:`_philox_rounds` without in-place or ``out=`` ops, for ``torch.func`` transforms."""
-    for _ in range(n_rounds):
-        product_b = c2 * _ROUND_B
-        product_a = c0 * _ROUND_A
-        c0, c1, c2, c3 = (
-            ((product_b >> 32) ^ c1 ^ k0) & _M32,
-            product_b,
-            ((product_a >> 32) ^ c3 ^ k1) & _M32,
-            product_a,
-        )
-        k0 = (k0 + _KEY_A) & _M32
-        k1 = (k1 + _KEY_B) & _M32
+        k0 = (k0 + KEY_A) & _M32
+        k1 = (k1 + KEY_B) & _M32
     return c0, c1, c2, c3
 
 
@@ -149,7 +126,7 @@ def philox4x32(
     c1: Tensor,
     c2: Tensor,
     c3: Tensor,
-    n_rounds: int = 10,
+    n_rounds: int = PHILOX_ROUNDS,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Philox4x32 on int64 tensors holding uint32 values; returns the four output words.
 
@@ -161,12 +138,12 @@ def philox4x32(
     return tuple(w.bitwise_and_(_M32) for w in _philox_rounds(k0, k1, *words, n_rounds))
 
 
-def randint4x(seed: Tensor | int, counters: Tensor, n_rounds: int = 10) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def randint4x(seed: Tensor | int, counters: Tensor, n_rounds: int = PHILOX_ROUNDS) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Torch twin of ``tl.randint4x(seed, counters)`` for int64 ``counters``: four uint32-valued int64 tensors."""
     return tuple(w.bitwise_and_(_M32) for w in _randint4x_words(seed, counters, n_rounds))
 
 
-def _randint4x_words(seed: Tensor | int, counters: Tensor, n_rounds: int = 10) -> tuple[Tensor, ...]:
+def _randint4x_words(seed: Tensor | int, counters: Tensor, n_rounds: int = PHILOX_ROUNDS) -> tuple[Tensor, ...]:
     """:func:`randint4x` as four int64 tensors whose low 32 bits are the words (high bits undefined).
 
     A seed held on the CPU becomes Python-int keys in eager code: the rounds then xor with scalars

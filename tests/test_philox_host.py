@@ -1,4 +1,4 @@
-"""dropkit._philox_host: the host Philox words equal the torch-op words, and masks do not depend on the path."""
+"""dropkit._philox_host: the known answers, the host Philox words equal the torch-op words, and masks do not depend on the path."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import pytest
 import torch
 
 import dropkit.rng as rng_module
-from dropkit._philox_host import HOST_MAX_CALLS, _numpy_words, _packed_words, philox_words_host
+from dropkit._philox_host import HOST_MAX_CALLS, _numpy_words, _packed_words, philox_rounds, philox_words_host
 from dropkit.functional import dropout
 from dropkit.rng import PhiloxState, keep_mask, make_rng, random_bits16, randint4x
+from tests.philox_known_answers import KNOWN_ANSWERS, seed_of
 
 
 def _torch_words(seed: int, offset: int, n: int) -> np.ndarray:
@@ -19,8 +20,26 @@ def _torch_words(seed: int, offset: int, n: int) -> np.ndarray:
     return torch.stack(randint4x(signed(seed % 2**64), counters), -1).numpy().astype(np.uint32)
 
 
-def test_zero_key_and_counter_is_random123s_known_answer() -> None:
-    assert philox_words_host(0, 0, 1)[0].tolist() == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]
+def _halves(counter: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A 128-bit Philox counter as the host functions take it: uint64 ``c0 | c1 << 32`` and ``c2 | c3 << 32``."""
+    return np.array([counter[0] | counter[1] << 32], np.uint64), np.array([counter[2] | counter[3] << 32], np.uint64)
+
+
+@pytest.mark.parametrize("words", [_packed_words, _numpy_words], ids=["packed", "numpy"])
+@pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
+def test_both_host_spellings_match_random123s_known_answers(words, counter, key, expected) -> None:
+    assert tuple(words(*key, *_halves(counter))[0].tolist()) == expected
+
+
+@pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
+def test_the_rounds_on_python_integers_match_the_known_answers(counter, key, expected) -> None:
+    assert philox_rounds(*key, *counter) == expected
+
+
+# philox_words_host's counter is (offset_lo, offset_hi, 0, 0), Triton's layout: it reaches the answers whose c2, c3 are 0
+@pytest.mark.parametrize(("counter", "key", "expected"), [kat for kat in KNOWN_ANSWERS if kat[0][2:] == (0, 0)])
+def test_philox_words_host_matches_the_known_answers_its_counters_reach(counter, key, expected) -> None:
+    assert tuple(philox_words_host(seed_of(key), counter[0] | counter[1] << 32, 1)[0].tolist()) == expected
 
 
 @pytest.mark.parametrize("n_calls", [0, 1, 7, 256, 257, 1500])  # both sides of the packed/NumPy switch
@@ -41,8 +60,10 @@ def test_counters_carry_into_the_high_word_and_wrap_like_int64(offset: int) -> N
 
 def test_packed_and_numpy_rounds_agree() -> None:
     key0, key1 = (int(k) for k in torch.randint(0, 2**32, (2,)))
-    counters = np.frombuffer(torch.randint(-(2**63), 2**63 - 1, (100,)).numpy().tobytes(), dtype=np.uint64)
+    counters, upper = (np.frombuffer(torch.randint(-(2**63), 2**63 - 1, (100,)).numpy().tobytes(), dtype=np.uint64)
+                       for _ in range(2))
     assert np.array_equal(_packed_words(key0, key1, counters), _numpy_words(key0, key1, counters))
+    assert np.array_equal(_packed_words(key0, key1, counters, upper), _numpy_words(key0, key1, counters, upper))
 
 
 @pytest.mark.parametrize("numel", [1, 13, 8 * 256 + 3, 8 * HOST_MAX_CALLS, 8 * HOST_MAX_CALLS + 1])

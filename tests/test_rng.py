@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from dropkit._philox_host import philox_rounds
 from dropkit.functional import dropout
 from dropkit.rng import (
     PhiloxState,
@@ -26,43 +27,39 @@ from dropkit.rng import (
     stream_for,
     traced_keep_params,
 )
+from tests.philox_known_answers import KNOWN_ANSWERS, seed_of
 
 
 def _t(v: int) -> torch.Tensor:
     return torch.tensor([v], dtype=torch.int64)
 
 
-@pytest.mark.parametrize(
-    ("counter", "key", "expected"),
-    [  # Random123 known-answer vectors for philox4x32-10 (kat_vectors).
-        ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
-        ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-        (
-            (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
-            (0xA4093822, 0x299F31D0),
-            (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
-        ),
-    ],
-)
+@pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
 def test_philox_matches_random123_known_answers(counter, key, expected) -> None:
     out = philox4x32(_t(key[0]), _t(key[1]), *(_t(c) for c in counter))
     assert tuple(int(o) for o in out) == expected
 
 
-def _philox_python(key: tuple[int, int], counter: tuple[int, ...], rounds: int = 10) -> tuple[int, ...]:
-    """Philox4x32 in Python integers: the independent reference for the tensor version."""
-    m = 0xFFFFFFFF
-    (k0, k1), (c0, c1, c2, c3) = key, counter
-    for _ in range(rounds):
-        pb, pa = 0xCD9E8D57 * c2, 0xD2511F53 * c0
-        c0, c1, c2, c3 = (pb >> 32) ^ c1 ^ k0, pb & m, (pa >> 32) ^ c3 ^ k1, pa & m
-        k0, k1 = (k0 + 0x9E3779B9) & m, (k1 + 0xBB67AE85) & m
-    return c0, c1, c2, c3
+@pytest.mark.parametrize(("counter", "key", "expected"), KNOWN_ANSWERS)
+def test_philox_under_torch_func_matches_the_known_answers(counter, key, expected) -> None:
+    # Under torch.func transforms the rounds run out of place (vmap cannot batch out= ops), in
+    # dropkit._philox_host.philox_rounds: held to the same answers as the in-place rounds.
+    counters = torch.tensor([counter], dtype=torch.int64)
+    words = torch.func.vmap(lambda c: torch.stack(philox4x32(key[0], key[1], c[0], c[1], c[2], c[3])))(counters)
+    assert tuple(int(w) for w in words[0]) == expected
 
 
-def test_philox_matches_python_integers_on_random_words() -> None:
+# randint4x's counter is (offset_lo, offset_hi, 0, 0), Triton's layout: it reaches the answers whose c2, c3 are 0
+@pytest.mark.parametrize(("counter", "key", "expected"), [kat for kat in KNOWN_ANSWERS if kat[0][2:] == (0, 0)])
+def test_randint4x_matches_the_known_answers_its_counters_reach(counter, key, expected) -> None:
+    words = randint4x(seed_of(key), _t((counter[1] << 32) | counter[0]))
+    assert tuple(int(w) for w in words) == expected
+
+
+def test_philox_matches_the_host_rounds_on_random_words() -> None:
     # Fresh words each run; the top bit set in half of them exercises products >= 2**63, which the
-    # tensor version gets from int64 multiplication wrapping modulo 2**64.
+    # tensor version gets from int64 multiplication wrapping modulo 2**64. The reference is the host
+    # rounds on Python integers (exact), held to the same known answers in tests/test_philox_host.py.
     words = torch.randint(0, 2**32, (5, 64), dtype=torch.int64)
     key = tuple(int(k) for k in torch.randint(0, 2**32, (2,)))
     before = words.clone()
@@ -70,7 +67,7 @@ def test_philox_matches_python_integers_on_random_words() -> None:
     assert torch.equal(words, before), "inputs must not be modified"
     for j in range(words.shape[1]):
         counter = tuple(int(words[i, j]) for i in range(4))
-        assert tuple(int(v) for v in out[:, j]) == _philox_python(key, counter)
+        assert tuple(int(v) for v in out[:, j]) == philox_rounds(*key, *counter)
     assert int(out.min()) >= 0 and int(out.max()) < 2**32
 
 

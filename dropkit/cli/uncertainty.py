@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from dropkit.cli.errors import CLIError
-from dropkit.train.run_dir import RunFiles, load_model, write_json
+from dropkit.train.run_dir import RunFiles, load_model, read_config, write_json
 
 __all__ = ["add_parser", "run"]
 
@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from dropkit.data import load_config_dataset
     from dropkit.evaluation.uncertainty import evaluate_uncertainty, format_table, write_plots
     from dropkit.evaluation.shift import default_ood, load_ood
+    from dropkit.train.lm_task import LM_MODELS
 
     where = "uncertainty"
     if args.samples < 1:
@@ -73,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(f"{where}: run folder {str(run_dir)!r} does not exist")
     if not RunFiles(run_dir).config.exists():
         raise CLIError(f"{where}: {str(run_dir)!r} is not a dropkit run folder (no config.yaml)")
+    saved = read_config(run_dir)
+    if saved.model in LM_MODELS:  # its metrics (accuracy, calibration, OOD detection) are of class predictions
+        raise CLIError(
+            f"{where}: the run must be a classification run, got the language model {saved.model!r} on "
+            f"{saved.dataset!r}; its weights load with dropkit.train.run_dir.load_model"
+        )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg, model = load_model(run_dir, checkpoint=args.checkpoint)

@@ -258,7 +258,8 @@ class ScheduleSpec:
     """The validated arguments of a schedule callback; :meth:`build` turns them into :class:`ModelRates`.
 
     Arguments are those of :class:`dropkit.integrations.lightning.DropoutSchedule` (checked here, at
-    construction, so a wrong name fails before training starts).
+    construction, so a wrong name fails before training starts), ``log_name`` included: the key the
+    callback logs the rate under, or None (default: None here; the callbacks default to ``"dropout_rate"``).
 
     Example:
         >>> from torch import nn
@@ -282,6 +283,7 @@ class ScheduleSpec:
         gamma: float | None = None,
         select: Callable[[str, nn.Module], bool] | None = None,
         configs: bool = True,
+        log_name: str | None = None,
     ) -> None:
         if isinstance(schedule, str):
             check_choice(where, "schedule", schedule, SCHEDULE_NAMES)
@@ -305,6 +307,9 @@ class ScheduleSpec:
             raise TypeError(f"{where}: select must be a callable (name, module) -> bool, got {type(select).__name__}")
         self.select = select
         self.configs = check_bool(where, "configs", configs)
+        if log_name is not None and (not isinstance(log_name, str) or not log_name):
+            raise TypeError(f"{where}: log_name must be a non-empty str or None, got {log_name!r}")
+        self.log_name = log_name
         # the checks that need no model (p required or forbidden, options only for names, cutoff's type),
         # against the run's length when known, else against one long enough for a whole-step cutoff
         placeholder = self.total_steps

@@ -132,11 +132,9 @@ class DropoutSchedule(_LightningOnly, Callback):
     ) -> None:
         self.spec = ScheduleSpec(
             type(self).__name__, schedule, p, relative=relative, total_steps=total_steps, cutoff=cutoff,
-            start_p=start_p, linear=linear, gamma=gamma, select=select, configs=configs,
+            start_p=start_p, linear=linear, gamma=gamma, select=select, configs=configs, log_name=log_name,
         )
-        if log_name is not None and (not isinstance(log_name, str) or not log_name):
-            raise TypeError(f"{type(self).__name__}: log_name must be a non-empty str or None, got {log_name!r}")
-        self.log_name = log_name
+        self.log_name = self.spec.log_name
         self._rates: ModelRates | None = None
         self._module_id: int | None = None
 

@@ -42,44 +42,42 @@ def plot_learning_curves(
     """
     path = Path(path)
     if runs and all(rows and all("test_bpc" in r for r in rows) for rows in runs.values()):
-        return _plot_lm_curves(runs, path, title=title)
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
+        return _plot_panels(runs, path, _LANGUAGE_MODEL, held_out="val", title=title)
+    return _plot_panels(runs, path, _CLASSIFICATION, held_out="test", title=title)
+
+
+# The two panels of each kind: (metric, y label, panel title, y scale); rows hold train_<metric>, test_<metric>.
+_Panel = tuple[str, str, str, "str | None"]
+_CLASSIFICATION: tuple[_Panel, _Panel] = (
+    ("acc", "accuracy (eval mode)", "accuracy", None),
+    ("loss", "cross-entropy", "loss", "log"),
+)
+_LANGUAGE_MODEL: tuple[_Panel, _Panel] = (  # train vs validation loss (nats / character) and bits per character
+    ("loss", "cross-entropy (nats / character, eval mode)", "loss", None),
+    ("bpc", "bits per character (eval mode)", "bits per character", None),
+)
+
+
+def _plot_panels(
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    path: Path,
+    panels: tuple[_Panel, _Panel],
+    *,
+    held_out: str,
+    title: str | None,
+) -> Path:
+    """Two panels side by side, train (dashed) and ``held_out`` (solid) per run, saved atomically to ``path``."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, rows) in enumerate(runs.items()):
         color = colors[i % len(colors)]
         steps = [r["step"] for r in rows]
-        ax_acc.plot(steps, [r["train_acc"] for r in rows], "--", color=color, label=f"{label} train")
-        ax_acc.plot(steps, [r["test_acc"] for r in rows], "-", color=color, label=f"{label} test")
-        ax_loss.plot(steps, [r["train_loss"] for r in rows], "--", color=color, label=f"{label} train")
-        ax_loss.plot(steps, [r["test_loss"] for r in rows], "-", color=color, label=f"{label} test")
-    ax_acc.set(xlabel="step", ylabel="accuracy (eval mode)", title="accuracy")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy", title="loss", yscale="log")
-    for ax in (ax_acc, ax_loss):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _plot_lm_curves(runs: Mapping[str, Sequence[Mapping[str, Any]]], path: Path, *, title: str | None) -> Path:
-    """Language models: train vs validation loss (nats / character) and bits per character."""
-    fig, (ax_loss, ax_bpc) = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (label, rows) in enumerate(runs.items()):
-        color = colors[i % len(colors)]
-        steps = [r["step"] for r in rows]
-        ax_loss.plot(steps, [r["train_loss"] for r in rows], "--", color=color, label=f"{label} train")
-        ax_loss.plot(steps, [r["test_loss"] for r in rows], "-", color=color, label=f"{label} val")
-        ax_bpc.plot(steps, [r["train_bpc"] for r in rows], "--", color=color, label=f"{label} train")
-        ax_bpc.plot(steps, [r["test_bpc"] for r in rows], "-", color=color, label=f"{label} val")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy (nats / character, eval mode)", title="loss")
-    ax_bpc.set(xlabel="step", ylabel="bits per character (eval mode)", title="bits per character")
-    for ax in (ax_loss, ax_bpc):
+        for ax, (metric, *_) in zip(axes, panels):
+            ax.plot(steps, [r[f"train_{metric}"] for r in rows], "--", color=color, label=f"{label} train")
+            ax.plot(steps, [r[f"test_{metric}"] for r in rows], "-", color=color, label=f"{label} {held_out}")
+    for ax, (_, ylabel, panel_title, yscale) in zip(axes, panels):
+        ax.set(xlabel="step", ylabel=ylabel, title=panel_title, **({"yscale": yscale} if yscale else {}))
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:

@@ -141,21 +141,26 @@ def read_config(run_dir: Path | str) -> Any:
 def load_model(run_dir: Path | str, *, checkpoint: str = "final") -> tuple[Any, nn.Module]:
     """Rebuild a run's model and load its weights; returns ``(config, model)`` with the model in eval mode.
 
+    A classification run's input shape and classes come from its dataset (loaded without downloading); a
+    language-model run's (``gpt``, ``lstm-lm``) from its config's ``context_length`` and the vocabulary in
+    its ``vocab.json``, so the corpus is not read.
+
     Args:
         run_dir: the run folder.
         checkpoint: ``"final"`` (``model.safetensors``), ``"last"`` (the newest checkpoint) or a file name
             in ``checkpoints/``.
+
+    Raises:
+        FileNotFoundError: no ``config.yaml``, no such weights, or a language-model run without its ``vocab.json``.
     """
     from safetensors.torch import load_file
 
-    from dropkit.data import load_config_dataset
     from dropkit.models import build_model
     from dropkit.train.checkpoint import list_checkpoints, load_checkpoint
 
     cfg = read_config(run_dir)
     files = RunFiles(Path(run_dir))
-    data = load_config_dataset(cfg, download=False)
-    model = build_model(cfg, data.input_shape, data.num_classes)
+    model = build_model(cfg, *_model_shape(cfg, files))
     if checkpoint == "final":
         if not files.final_model.exists():
             raise FileNotFoundError(f"load_model: {str(files.final_model)!r} does not exist (run not completed?)")
@@ -167,6 +172,26 @@ def load_model(run_dir: Path | str, *, checkpoint: str = "final") -> tuple[Any, 
             raise FileNotFoundError(f"load_model: checkpoint {str(path)!r} does not exist")
         load_checkpoint(path, model, restore_rng=False)
     return cfg, model.eval()
+
+
+def _model_shape(cfg: Any, files: RunFiles) -> tuple[tuple[int, ...], int]:
+    """``(input_shape, num_classes)`` the run's model was built with."""
+    from dropkit.train.lm_task import LM_MODELS, VOCAB_FILE
+
+    if cfg.model in LM_MODELS:
+        from dropkit.data.text import CharVocab
+
+        vocab_path = files.root / VOCAB_FILE
+        if not vocab_path.is_file():
+            raise FileNotFoundError(
+                f"load_model: {str(vocab_path)!r} does not exist: the language-model run did not get far enough to "
+                "write its vocabulary"
+            )
+        return (cfg.context_length,), CharVocab.from_json(json.loads(vocab_path.read_text())).size
+    from dropkit.data import load_config_dataset
+
+    data = load_config_dataset(cfg, download=False)
+    return tuple(data.input_shape), int(data.num_classes)
 
 
 def new_run_dir(stem: str, parent: str | Path = "runs") -> Path:

@@ -12,6 +12,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,9 @@ from dropkit.train.env_info import environment
 from dropkit.train.interrupt import mark_interrupted
 from dropkit.train.model_keys import applies_to, save_run_config
 from dropkit.train.progress import Progress
-from dropkit.train.validation import Best, split_train_val
-from dropkit.train.task import task_for
+from dropkit.schedules import DropoutScheduler
+from dropkit.train.validation import Best
+from dropkit.train.task import Task, TaskTensors, task_for
 from dropkit.train.run_dir import (
     RunFiles,
     append_metrics,
@@ -159,6 +161,11 @@ def train_run(
 ) -> dict[str, Any]:
     """Train ``cfg`` and write its run folder at ``out_dir``; return the summary.
 
+    The steps, in order: open the run folder (:func:`_open_run_folder`), build data, model and optimizer
+    (:func:`_build_run`), restore the newest checkpoint or start afresh (:func:`_restore_or_start`), then
+    train (:func:`_train_step`), evaluating (:func:`_evaluate_row`) and checkpointing
+    (:func:`_checkpoint`) on schedule, and write the final files (:func:`_finish`).
+
     Args:
         cfg: the resolved configuration.
         out_dir: the run folder. It must not hold another run unless ``resume`` is True.
@@ -171,8 +178,84 @@ def train_run(
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
     """
-    files = RunFiles(Path(out_dir))
-    ckpts = list_checkpoints(files.checkpoints)
+    files, checkpoints = _open_run_folder(cfg, Path(out_dir), resume)
+    dist = current_context()  # DDP: rank 0 writes the run folder; see dropkit.train.distributed
+    dist.barrier()  # every rank has checked the folder before rank 0 writes to it
+    run = _build_run(cfg, files, dist, data, on_eval)
+    _restore_or_start(run, checkpoints[-1] if resume and checkpoints else None)
+    bar = None
+    try:
+        if not run.resumed:  # a resumed run has its step-0 row and checkpoint already
+            _evaluate_row(run, None, run.scheduler.step(0) if run.scheduler is not None else _nominal_rate(run))
+            _checkpoint(run, 0)
+        bar = Progress(run.total_steps, run.step, enabled=cfg.progress and dist.is_main)
+        run.model.train()
+        while run.step < run.total_steps:
+            evaluating = _due(run.step + 1, cfg.eval_every, run.total_steps)
+            loss_value, rate = _train_step(run, record_rate=evaluating)
+            bar.update(1)
+            if evaluating:
+                row = _evaluate_row(run, _measured_rate(run), rate if rate is not None else _nominal_rate(run))
+                bar.evaluated(row, loss_value)
+            if _due(run.step, cfg.checkpoint_every or cfg.eval_every, run.total_steps):
+                _checkpoint(run, run.step)
+    except TrainingDiverged as exc:
+        if dist.is_main:
+            write_json(files.summary, _summary_of(run, "diverged", str(exc)))
+        raise
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: keep the checkpoints, say where to resume
+        if dist.is_main:
+            mark_interrupted(files.root)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return _finish(run)
+
+
+@dataclass
+class _Run:
+    """What one run holds from step to step: its data, model and optimizer, and the loop's counters."""
+
+    cfg: Config
+    files: RunFiles
+    dist: DistContext
+    device: torch.device
+    task: Task
+    data: Any  # the loaded dataset: env.json records it, the task may write files from it
+    tensors: TaskTensors
+    val_x: Tensor  # the validation rows (empty without val_fraction)
+    val_y: Tensor
+    total_steps: int
+    steps_per_epoch: int
+    model: nn.Module  # the plain module: evaluation, checkpoints and state_dict
+    net: nn.Module  # what the training forward calls: the model, its DDP wrapper, or compiled
+    optimizer: torch.optim.Optimizer
+    scheduler: DropoutScheduler | None
+    recorders: list[nn.Module]  # dropout layers that can measure the fraction they dropped
+    weights: list[Tensor]  # what l2 penalises
+    regularized: list[nn.Module]  # modules whose regularization() joins the loss
+    on_eval: Callable[[dict[str, Any]], None] | None
+    step: int = 0  # optimizer steps done
+    resumed: bool = False  # continued from a checkpoint
+    wall_offset: float = 0.0  # training seconds of the segments before this one
+    start: float = 0.0  # perf_counter when this segment started
+    running_sum: Tensor | None = None  # training losses since the last evaluation
+    running_n: int = 0
+    last_row: dict[str, Any] | None = None
+    best: Best | None = None
+    order: Tensor | None = None  # the sample order of epoch order_epoch
+    order_epoch: int = -1
+
+    def wall(self) -> float:
+        """Seconds of training so far, summed over resumed segments."""
+        return self.wall_offset + time.perf_counter() - self.start
+
+
+def _open_run_folder(cfg: Config, root: Path, resume: bool) -> tuple[RunFiles, list[Path]]:
+    """The run folder's paths and its checkpoints, oldest first, after checking it may be (re)used."""
+    files = RunFiles(root)
+    checkpoints = list_checkpoints(files.checkpoints)
     if resume and files.config.exists():
         _check_resume_config(read_config(files.root), cfg)
     elif files.config.exists() and not resume:
@@ -180,8 +263,17 @@ def train_run(
             f"train: out folder {str(files.root)!r} already holds a run; pass --resume to continue it "
             "or choose another --out"
         )
-    dist = current_context()  # DDP: rank 0 writes the run folder; see dropkit.train.distributed
-    dist.barrier()  # every rank has checked the folder before rank 0 writes to it
+    return files, checkpoints
+
+
+def _build_run(
+    cfg: Config,
+    files: RunFiles,
+    dist: DistContext,
+    data: ArrayDataset | Any | None,
+    on_eval: Callable[[dict[str, Any]], None] | None,
+) -> _Run:
+    """Load the data, build the seeded model, its optimizer and dropout scheduler; nothing is written yet."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = check_device(cfg.device)  # before anything is written: a clear error for --device cuda on a CPU torch
@@ -189,12 +281,9 @@ def train_run(
     if data is None:
         data = task.load(cfg)
     tensors = task.tensors(cfg, data, device)  # classification holds out val_fraction of the training rows
-    train_x, train_y, test_x, test_y = tensors.train_x, tensors.train_y, tensors.test_x, tensors.test_y
-    sub_x, sub_y = tensors.sub_x, tensors.sub_y
-    val_x = tensors.val_x if tensors.val_x is not None else test_x[:0]
-    val_y = tensors.val_y if tensors.val_y is not None else test_y[:0]
-    n_train, n_sub = len(train_x), len(sub_x)
-    total_steps, steps_per_epoch = _total_steps(cfg, n_train)
+    val_x = tensors.val_x if tensors.val_x is not None else tensors.test_x[:0]
+    val_y = tensors.val_y if tensors.val_y is not None else tensors.test_y[:0]
+    total_steps, steps_per_epoch = _total_steps(cfg, len(tensors.train_x))
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, tensors.input_shape, tensors.num_classes).to(device)
@@ -205,169 +294,199 @@ def train_run(
             log.info("compile: the first steps compile the model (one-off; cached on disk by Inductor)")
     optimizer = build_optimizer(cfg, model)
     scheduler = build_dropout_scheduler(cfg, model, total_steps=total_steps)
-    layers = dropout_layers(model)
-    recorders = [m for m in layers if hasattr(m, "record_rate")]
-    weights = [w for _, w in iter_weights(model)]
-    regularized = [m for m in model.modules() if m is not model and callable(getattr(m, "regularization", None))]
+    return _Run(
+        cfg=cfg,
+        files=files,
+        dist=dist,
+        device=device,
+        task=task,
+        data=data,
+        tensors=tensors,
+        val_x=val_x,
+        val_y=val_y,
+        total_steps=total_steps,
+        steps_per_epoch=steps_per_epoch,
+        model=model,
+        net=net,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        recorders=[m for m in dropout_layers(model) if hasattr(m, "record_rate")],
+        weights=[w for _, w in iter_weights(model)],
+        regularized=[m for m in model.modules() if m is not model and callable(getattr(m, "regularization", None))],
+        on_eval=on_eval,
+    )
 
-    step, wall_offset = 0, 0.0
+
+def _restore_or_start(run: _Run, checkpoint: Path | None) -> None:
+    """Load ``checkpoint`` (model, optimizer, RNG, step) or clear the folder for a fresh start; write the
+    run's config, env and a "running" summary; read back the metrics rows the run already has."""
+    cfg, files, dist = run.cfg, run.files, run.dist
     files.root.mkdir(parents=True, exist_ok=True)
     if dist.is_main:  # temp files of a process killed mid-write (atomic writes never leave them otherwise)
         for folder in (files.root, files.checkpoints):
             remove_stale_temps(folder)
-    if resume and ckpts:
-        meta = load_checkpoint(ckpts[-1], model, optimizer)
-        step, wall_offset = int(meta["step"]), float(meta["wall_time"])
-        if step > total_steps:
-            raise ValueError(f"train: --resume: the run is at step {step}, past the {total_steps} steps given; give more steps or epochs")
+    if checkpoint is not None:
+        run.resumed = True
+        meta = load_checkpoint(checkpoint, run.model, run.optimizer)
+        run.step, run.wall_offset = int(meta["step"]), float(meta["wall_time"])
+        if run.step > run.total_steps:
+            raise ValueError(
+                f"train: --resume: the run is at step {run.step}, past the {run.total_steps} steps given; "
+                "give more steps or epochs"
+            )
         if dist.is_main:
-            truncate_metrics(files.metrics, step)
-        log.info("resuming %s from step %d", files.root, step)
+            truncate_metrics(files.metrics, run.step)
+        log.info("resuming %s from step %d", files.root, run.step)
     elif dist.is_main:
         if files.metrics.exists():
             files.metrics.unlink()
         shutil.rmtree(files.checkpoints, ignore_errors=True)
     if dist.is_main:
         save_run_config(cfg, files.config)  # the keys of this model only (an MLP run lists no CNN keys)
-        write_json(files.env, {**environment(cfg.seed, device), **({"data": data_record(data)} if isinstance(data, ArrayDataset) else {})})
-        task.write_files(files.root, data)
-        write_json(files.summary, {"status": "running", "step": step, "total_steps": total_steps})
+        env = {**environment(cfg.seed, run.device)}
+        if isinstance(run.data, ArrayDataset):
+            env["data"] = data_record(run.data)
+        write_json(files.env, env)
+        run.task.write_files(files.root, run.data)
+        write_json(files.summary, {"status": "running", "step": run.step, "total_steps": run.total_steps})
 
-    ckpt_every = cfg.checkpoint_every or cfg.eval_every
-    start = time.perf_counter()
-    running_sum = torch.zeros((), dtype=torch.float64, device=device)
-    running_n = 0
-    last_row: dict[str, Any] | None = None
-    best = Best("val_acc" if len(val_x) else "test_acc")  # the best step is chosen on validation accuracy
+    run.start = time.perf_counter()
+    run.running_sum = torch.zeros((), dtype=torch.float64, device=run.device)
+    run.best = Best("val_acc" if len(run.val_x) else "test_acc")  # the best step is chosen on validation accuracy
     for row in _read_existing(files):
-        task.observe(row)
-        best.update(row)
-        last_row = row
+        run.task.observe(row)
+        run.best.update(row)
+        run.last_row = row
 
-    def wall() -> float:
-        return wall_offset + time.perf_counter() - start
 
-    def do_eval(p_measured: float | None, rate: float) -> dict[str, Any]:
-        nonlocal running_n, last_row  # running_sum is zeroed in place
-        # DDP: each rank evaluates its share of the rows; the sums are all-reduced.
-        train_m = task.evaluate(model, sub_x, sub_y, cfg.eval_batch_size, dist)
-        test_m = task.evaluate(model, test_x, test_y, cfg.eval_batch_size, dist)
-        train_loss, train_acc, test_loss, test_acc = train_m["loss"], train_m["acc"], test_m["loss"], test_m["acc"]
-        val_loss, val_acc = evaluate(model, val_x, val_y, cfg.eval_batch_size, dist) if len(val_x) else (None, None)
-        row = {
-            "step": step,
-            "epoch": step / steps_per_epoch,
-            "train_loss": train_loss,
-            "train_acc": train_acc,
-            "test_loss": test_loss,
-            "test_acc": test_acc,
-            "gap": train_acc - test_acc,
-            "val_loss": val_loss,
-            "val_acc": val_acc,
-            "train_loss_running": float(running_sum) / running_n if running_n else None,
-            "p": rate,
-            "p_measured": p_measured,
-            "lr": lr_at(cfg, step, total_steps),
-            "wall_time": wall(),
-            **task.extra_row(train_m, test_m),
-        }
-        task.observe(row)
-        if dist.is_main:
-            append_metrics(files.metrics, row)
-        running_sum.zero_()
-        running_n = 0
-        best.update(row)
-        last_row = row
-        if on_eval is not None:
-            on_eval(row)
-        return row
+def _due(done: int, every: int, total: int) -> bool:
+    """Whether the step that brings the count to ``done`` is followed by an evaluation (or checkpoint)."""
+    return done % every == 0 or done == total
 
-    def nominal_rate() -> float:  # what a scheduler's rate would be: dropkit.surgery.mean_dropout_rate
-        return mean_dropout_rate(model)
 
-    def save(at_step: int) -> None:
-        if not dist.is_main:
-            return
-        path = files.checkpoints / checkpoint_name(at_step)
-        save_checkpoint(path, model, optimizer, {"step": at_step, "wall_time": wall()})
-        for old in list_checkpoints(files.checkpoints)[: -cfg.keep_checkpoints]:
-            old.unlink(missing_ok=True)
+def _train_step(run: _Run, *, record_rate: bool) -> tuple[float, float | None]:
+    """One optimizer step on the next batch; return its loss (averaged over ranks) and the scheduled rate.
 
-    bar = None
-    order: Tensor | None = None
-    order_epoch = -1
-    try:
-        if step == 0 and not (resume and ckpts):  # resuming from step 0: its row and checkpoint exist already
-            do_eval(None, scheduler.step(0) if scheduler is not None else nominal_rate())
-            save(0)
-        bar = Progress(total_steps, step, enabled=cfg.progress and dist.is_main)
-        model.train()
-        while step < total_steps:
-            epoch, pos = divmod(step, steps_per_epoch)
-            if epoch != order_epoch:
-                order, order_epoch = epoch_order(cfg.seed, epoch, n_train, device), epoch
-            idx = order[pos * cfg.batch_size : (pos + 1) * cfg.batch_size]  # type: ignore[index]
-            rate = scheduler.step(step) if scheduler is not None else None
-            evaluating = (step + 1) % cfg.eval_every == 0 or step + 1 == total_steps
-            for m in recorders:
-                m.record_rate = evaluating  # type: ignore[attr-defined]
-            lr = lr_at(cfg, step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            dist.seed_step(cfg.seed, step)  # DDP: per-rank dropout masks, the same after a restart
-            shard = dist.shard(idx)  # DDP: this rank's part of the global batch
-            logits = net(train_x[shard])
-            loss = dist.scale_loss(task.loss(logits, train_y[shard]), len(shard), len(idx))
-            if cfg.l2 > 0:
-                loss = loss + l2_penalty(weights, cfg.l2)
-            if regularized:
-                loss = loss + torch.stack([m.regularization() for m in regularized]).sum()
-            loss_value = dist.mean_item(loss)  # averaged over ranks under DDP
-            if not math.isfinite(loss_value):
-                raise TrainingDiverged(
-                    f"train: loss became {loss_value} at step {step + 1}; stopped. The run folder keeps the "
-                    f"last good checkpoint (step {max((int(p.stem[5:]) for p in list_checkpoints(files.checkpoints)), default=0)}). "
-                    "Lower --lr, add --grad-clip, or check the data."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            if cfg.max_norm is not None:
-                apply_max_norm(model, cfg.max_norm)
-            running_sum += loss_value
-            running_n += 1
-            step += 1
-            if bar is not None:
-                bar.update(1)
-            if evaluating:
-                fractions = [float(m.last_drop_fraction) for m in recorders if m.last_drop_fraction is not None]  # type: ignore[attr-defined]
-                row = do_eval(
-                    sum(fractions) / len(fractions) if fractions else None,
-                    rate if rate is not None else nominal_rate(),
-                )
-                if bar is not None:
-                    bar.evaluated(row, loss_value)
-            if step % ckpt_every == 0 or step == total_steps:
-                save(step)
-    except TrainingDiverged as exc:
-        if dist.is_main:
-            write_json(files.summary, {**_summary(cfg, "diverged", step, total_steps, last_row, best, wall(), model, str(exc)), **task.summary_extra()})
-        raise
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM turned into one: keep the checkpoints, say where to resume
-        if dist.is_main:
-            mark_interrupted(files.root)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+    ``record_rate``: the dropout layers measure the fraction they drop (the step before an evaluation).
 
-    summary = {**_summary(cfg, "completed", step, total_steps, last_row, best, wall(), model, None), **task.summary_extra()}
+    Raises:
+        TrainingDiverged: the loss is NaN or infinite (nothing is updated then).
+    """
+    cfg, dist, optimizer, tensors = run.cfg, run.dist, run.optimizer, run.tensors
+    epoch, pos = divmod(run.step, run.steps_per_epoch)
+    if epoch != run.order_epoch:
+        run.order, run.order_epoch = epoch_order(cfg.seed, epoch, len(tensors.train_x), run.device), epoch
+    idx = run.order[pos * cfg.batch_size : (pos + 1) * cfg.batch_size]  # type: ignore[index]
+    rate = run.scheduler.step(run.step) if run.scheduler is not None else None
+    for m in run.recorders:
+        m.record_rate = record_rate  # type: ignore[attr-defined]
+    lr = lr_at(cfg, run.step, run.total_steps)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    dist.seed_step(cfg.seed, run.step)  # DDP: per-rank dropout masks, the same after a restart
+    shard = dist.shard(idx)  # DDP: this rank's part of the global batch
+    logits = run.net(tensors.train_x[shard])
+    loss = dist.scale_loss(run.task.loss(logits, tensors.train_y[shard]), len(shard), len(idx))
+    if cfg.l2 > 0:
+        loss = loss + l2_penalty(run.weights, cfg.l2)
+    if run.regularized:
+        loss = loss + torch.stack([m.regularization() for m in run.regularized]).sum()
+    loss_value = dist.mean_item(loss)  # averaged over ranks under DDP
+    if not math.isfinite(loss_value):
+        last_good = max((int(p.stem[5:]) for p in list_checkpoints(run.files.checkpoints)), default=0)
+        raise TrainingDiverged(
+            f"train: loss became {loss_value} at step {run.step + 1}; stopped. The run folder keeps the "
+            f"last good checkpoint (step {last_good}). Lower --lr, add --grad-clip, or check the data."
+        )
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip is not None:
+        nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    if cfg.max_norm is not None:
+        apply_max_norm(run.model, cfg.max_norm)
+    run.running_sum += loss_value  # type: ignore[operator]
+    run.running_n += 1
+    run.step += 1
+    return loss_value, rate
+
+
+def _nominal_rate(run: _Run) -> float:
+    """What a scheduler's rate would be: :func:`dropkit.surgery.mean_dropout_rate`."""
+    return mean_dropout_rate(run.model)
+
+
+def _measured_rate(run: _Run) -> float | None:
+    """The mean fraction the recording dropout layers dropped in the last step (None without any)."""
+    fractions = [float(m.last_drop_fraction) for m in run.recorders if m.last_drop_fraction is not None]  # type: ignore[attr-defined]
+    return sum(fractions) / len(fractions) if fractions else None
+
+
+def _evaluate_row(run: _Run, p_measured: float | None, rate: float) -> dict[str, Any]:
+    """Evaluate the model at the current step, append the row to ``metrics.jsonl`` and return it.
+
+    Under DDP each rank evaluates its share of the rows and the sums are all-reduced.
+    """
+    cfg, task, tensors, dist = run.cfg, run.task, run.tensors, run.dist
+    train_m = task.evaluate(run.model, tensors.sub_x, tensors.sub_y, cfg.eval_batch_size, dist)
+    test_m = task.evaluate(run.model, tensors.test_x, tensors.test_y, cfg.eval_batch_size, dist)
+    val_loss, val_acc = (
+        evaluate(run.model, run.val_x, run.val_y, cfg.eval_batch_size, dist) if len(run.val_x) else (None, None)
+    )
+    row = {
+        "step": run.step,
+        "epoch": run.step / run.steps_per_epoch,
+        "train_loss": train_m["loss"],
+        "train_acc": train_m["acc"],
+        "test_loss": test_m["loss"],
+        "test_acc": test_m["acc"],
+        "gap": train_m["acc"] - test_m["acc"],
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "train_loss_running": float(run.running_sum) / run.running_n if run.running_n else None,  # type: ignore[arg-type]
+        "p": rate,
+        "p_measured": p_measured,
+        "lr": lr_at(cfg, run.step, run.total_steps),
+        "wall_time": run.wall(),
+        **task.extra_row(train_m, test_m),
+    }
+    task.observe(row)
     if dist.is_main:
-        with atomic_path(files.final_model) as tmp:
-            save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
-        write_json(files.summary, summary)
+        append_metrics(run.files.metrics, row)
+    run.running_sum.zero_()  # type: ignore[union-attr]
+    run.running_n = 0
+    run.best.update(row)  # type: ignore[union-attr]
+    run.last_row = row
+    if run.on_eval is not None:
+        run.on_eval(row)
+    return row
+
+
+def _checkpoint(run: _Run, at_step: int) -> None:
+    """Rank 0 saves model, optimizer and RNG state at ``at_step`` and keeps the newest ``keep_checkpoints``."""
+    if not run.dist.is_main:
+        return
+    folder = run.files.checkpoints
+    save_checkpoint(folder / checkpoint_name(at_step), run.model, run.optimizer, {"step": at_step, "wall_time": run.wall()})
+    for old in list_checkpoints(folder)[: -run.cfg.keep_checkpoints]:
+        old.unlink(missing_ok=True)
+
+
+def _summary_of(run: _Run, status: str, message: str | None) -> dict[str, Any]:
+    """``summary.json`` for the run as it stands (:func:`_summary` and the task's fields)."""
+    return {
+        **_summary(run.cfg, status, run.step, run.total_steps, run.last_row, run.best, run.wall(), run.model, message),  # type: ignore[arg-type]
+        **run.task.summary_extra(),
+    }
+
+
+def _finish(run: _Run) -> dict[str, Any]:
+    """Rank 0 writes the final weights and the "completed" summary; every rank returns the summary."""
+    summary = _summary_of(run, "completed", None)
+    if run.dist.is_main:
+        with atomic_path(run.files.final_model) as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in run.model.state_dict().items()}, str(tmp))
+        write_json(run.files.summary, summary)
     return summary
 
 

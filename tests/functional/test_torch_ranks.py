@@ -19,23 +19,10 @@ import dropkit
 import dropkit.functional as DF
 import dropkit.nn as dnn
 from dropkit.errors import DropkitInputError, DropkitTypeError
+from tests.torch_twins import FUNCTION_TWINS, MODULE_TWINS
 
-MODULES = [
-    (nn.Dropout, dnn.Dropout),
-    (nn.Dropout1d, dnn.Dropout1d),
-    (nn.Dropout2d, dnn.Dropout2d),
-    (nn.Dropout3d, dnn.Dropout3d),
-    (nn.AlphaDropout, dnn.AlphaDropout),
-    (nn.FeatureAlphaDropout, dnn.FeatureAlphaDropout),
-]
-FUNCTIONS = [
-    (F.dropout, DF.dropout),
-    (F.dropout1d, DF.dropout1d),
-    (F.dropout2d, DF.dropout2d),
-    (F.dropout3d, DF.dropout3d),
-    (F.alpha_dropout, DF.alpha_dropout),
-    (F.feature_alpha_dropout, DF.feature_alpha_dropout),
-]
+MODULES = MODULE_TWINS
+FUNCTIONS = FUNCTION_TWINS
 RANKS = range(7)
 
 

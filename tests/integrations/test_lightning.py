@@ -183,6 +183,10 @@ def test_schedule_errors(tmp_path) -> None:
         DropoutSchedule(lambda s: 0.1, p=0.2)
     with pytest.raises(TypeError, match="schedule must be a schedule name or a callable"):
         DropoutSchedule(0.3)
+    for bad in ("", 3):  # checked by ScheduleSpec, as the other arguments
+        with pytest.raises(TypeError, match=f"DropoutSchedule: log_name must be a non-empty str or None, got {bad!r}"):
+            DropoutSchedule("linear", p=0.1, log_name=bad)
+    assert DropoutSchedule("linear", p=0.1, log_name=None).log_name is None
     with pytest.raises(ValueError, match="cutoff must be given for the 'early' schedule"):
         L.Trainer(**trainer_kwargs(tmp_path, max_steps=2, callbacks=[DropoutSchedule("early", p=0.1)])).fit(
             Net(), loader())

@@ -229,6 +229,10 @@ def test_schedule_errors(tmp_path) -> None:
         DropoutSchedule("late", p=0.1, cutoff=1.5)
     with pytest.raises(ValueError, match=r"schedule options \(gamma\) need a named schedule"):
         DropoutSchedule(lambda s: 0.1, gamma=0.3)
+    for bad in ("", 3):  # checked by ScheduleSpec, as the other arguments
+        with pytest.raises(TypeError, match=f"DropoutSchedule: log_name must be a non-empty str or None, got {bad!r}"):
+            DropoutSchedule("linear", p=0.1, log_name=bad)
+    assert DropoutSchedule("linear", p=0.1).log_name == "dropout_rate"
     trainer = T.Trainer(model=NoDropout(), args=args(tmp_path, max_steps=1), train_dataset=dataset(8),
                         callbacks=[DropoutSchedule("linear", p=0.1)])
     with pytest.raises(ValueError, match="model must have at least one dropout layer .* got none in NoDropout"):

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from dropkit.cli.main import main
 from dropkit.models import build_model
 from dropkit.train.config import Config
-from dropkit.train.run_dir import read_config, read_metrics
+from dropkit.train.run_dir import read_config
+from tests.kill_resume import assert_resume_after_sigkill_is_bit_identical
 
 ROOT = Path(__file__).resolve().parents[2]
 NET = "tests.models.user_nets:TinyNet"
@@ -142,24 +139,5 @@ def _train_cmd(out: Path, steps: int) -> list[str]:
 
 def test_resume_after_sigkill_is_bit_identical_for_an_imported_model(tmp_path: Path) -> None:
     steps = 1200  # a checkpoint every 25 steps; the kill comes after step 50, long before the end
-    full, killed = tmp_path / "full", tmp_path / "killed"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen(_train_cmd(killed, steps), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        ckpts = sorted((killed / "checkpoints").glob("step_*.safetensors")) if (killed / "checkpoints").exists() else []
-        if any(int(p.stem[5:]) >= 50 for p in ckpts):
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "model.safetensors").exists(), "the run finished before it could be killed"
-    resumed = subprocess.run(_train_cmd(killed, steps) + ["--resume"], env=env, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    uninterrupted = subprocess.run(_train_cmd(full, steps), env=env, capture_output=True, text=True)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr
-    a, b = load_file(str(full / "model.safetensors")), load_file(str(killed / "model.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    ra, rb = read_metrics(full), read_metrics(killed)
-    assert [r["step"] for r in ra] == [r["step"] for r in rb] and [r["test_acc"] for r in ra] == [r["test_acc"] for r in rb]
+    assert_resume_after_sigkill_is_bit_identical(_train_cmd, tmp_path, steps, env)

@@ -15,24 +15,15 @@ import dropkit.functional as DF
 import dropkit.nn as dnn
 from dropkit.kernels import native as native_mask
 from dropkit.surgery import swap_dropout
+from tests.torch_twins import FUNCTION_TWINS, MODULE_TWINS
 
-MODULES = [
-    (nn.Dropout, dnn.Dropout),
-    (nn.Dropout1d, dnn.Dropout1d),
-    (nn.Dropout2d, dnn.Dropout2d),
-    (nn.Dropout3d, dnn.Dropout3d),
-    (nn.AlphaDropout, dnn.AlphaDropout),
-    (nn.FeatureAlphaDropout, dnn.FeatureAlphaDropout),
-]
+MODULES = MODULE_TWINS
+_SHAPES = {  # an input shape each function accepts
+    "dropout": (4, 6), "dropout1d": (2, 3, 5), "dropout2d": (2, 3, 4, 4), "dropout3d": (2, 3, 2, 2, 2),
+    "alpha_dropout": (4, 6), "feature_alpha_dropout": (2, 3, 4),
+}
 # (name, dropkit function, torch function, an input shape it accepts)
-FUNCTIONS = [
-    ("dropout", DF.dropout, F.dropout, (4, 6)),
-    ("dropout1d", DF.dropout1d, F.dropout1d, (2, 3, 5)),
-    ("dropout2d", DF.dropout2d, F.dropout2d, (2, 3, 4, 4)),
-    ("dropout3d", DF.dropout3d, F.dropout3d, (2, 3, 2, 2, 2)),
-    ("alpha_dropout", DF.alpha_dropout, F.alpha_dropout, (4, 6)),
-    ("feature_alpha_dropout", DF.feature_alpha_dropout, F.feature_alpha_dropout, (2, 3, 4)),
-]
+FUNCTIONS = [(dk.__name__, dk, fn, _SHAPES[dk.__name__]) for fn, dk in FUNCTION_TWINS]
 
 
 def _gen(seed: int) -> torch.Generator:

@@ -207,3 +207,37 @@ def test_nanogpt_learning_rate_schedule_and_beta2() -> None:
         from_dict({"lr": 1e-3, "min_lr": 1e-2})
     with pytest.raises(ValueError, match=r"adam_beta2 must be in \[0, 1\), got 1.0"):
         from_dict({"adam_beta2": 1.0})
+
+
+@pytest.mark.parametrize("args", [_gpt_args, _lstm_args], ids=["gpt", "lstm-lm"])
+def test_load_model_rebuilds_a_language_model_run_without_its_corpus(text_file: Path, tmp_path: Path, args) -> None:
+    from safetensors.torch import load_file
+
+    from dropkit.data.text import CharVocab
+    from dropkit.train.run_dir import load_model
+
+    out = tmp_path / "run"
+    assert main(["train", *args(text_file), "--out", str(out)]) == 0
+    text_file.unlink()  # the shapes come from context_length and vocab.json, not from the corpus
+    clear_corpus_memo()
+    saved = load_file(str(out / "model.safetensors"))
+    vocab = CharVocab.from_json(json.loads((out / "vocab.json").read_text()))
+    for checkpoint in ("final", "last"):  # the last checkpoint is the final step's
+        cfg, model = load_model(out, checkpoint=checkpoint)
+        state = model.state_dict()
+        assert cfg.model == args(text_file)[3] and not model.training
+        assert state.keys() == saved.keys() and all(torch.equal(state[k], saved[k]) for k in saved)
+    assert model(torch.randint(0, vocab.size, (2, 16))).shape == (2, 16, vocab.size)
+    (out / "vocab.json").unlink()
+    with pytest.raises(FileNotFoundError, match="vocab.json' does not exist: the language-model run did not get far enough"):
+        load_model(out)
+
+
+def test_uncertainty_refuses_a_language_model_run(text_file: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["train", *_gpt_args(text_file), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["uncertainty", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "uncertainty: the run must be a classification run, got the language model 'gpt' on 'text:" in err
+    assert not (out / "uncertainty").exists()

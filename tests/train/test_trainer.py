@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from safetensors.torch import load_file
 from dropkit.train.config import Config
 from dropkit.train.run_dir import METRIC_KEYS, load_model, read_metrics
 from dropkit.train.trainer import TrainingDiverged, epoch_order, lr_at, train_run
+from tests.kill_resume import assert_resume_after_sigkill_is_bit_identical
 
 TINY = dict(dataset="digits", hidden=[32], p=0.3, steps=60, eval_every=20, progress=False, threads=1)
 
@@ -93,25 +91,4 @@ def _train_cmd(out: Path, steps: int) -> list[str]:
 
 
 def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
-    steps = 4000
-    full, killed = tmp_path / "full", tmp_path / "killed"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_train_cmd(killed, steps), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        ckpts = sorted((killed / "checkpoints").glob("step_*.safetensors")) if (killed / "checkpoints").exists() else []
-        if any(int(p.stem[5:]) >= 50 for p in ckpts):
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "model.safetensors").exists(), "the run finished before it could be killed"
-    resumed = subprocess.run(_train_cmd(killed, steps) + ["--resume"], env=env, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    uninterrupted = subprocess.run(_train_cmd(full, steps), env=env, capture_output=True, text=True)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr
-    a, b = load_file(str(full / "model.safetensors")), load_file(str(killed / "model.safetensors"))
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    ra, rb = read_metrics(full), read_metrics(killed)
-    assert [r["step"] for r in ra] == [r["step"] for r in rb]
-    assert [r["test_acc"] for r in ra] == [r["test_acc"] for r in rb]
+    assert_resume_after_sigkill_is_bit_identical(_train_cmd, tmp_path, 4000, {**os.environ, "PYTHONUNBUFFERED": "1"})
