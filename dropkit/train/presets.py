@@ -344,7 +344,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 _SPEECH_OFF = {"name": "speech-digits-nodrop", "rnn_input_p": 0.0, "speech_hidden_p": 0.0, "weight_drop": 0.0, "p": 0.0}
 PRESETS["speech-digits-nodrop"] = {
-    "description": "speech-digits without any dropout (the same bidirectional LSTM, data and schedule): the "
+    "description": "speech-digits without any dropout (the same bidirectional LSTM, espeak-digits data and schedule): the "
     "baseline that over-fits its training voices",
     "values": {**PRESETS["speech-digits"]["values"], **_SPEECH_OFF},
 }
