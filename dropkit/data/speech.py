@@ -4,7 +4,7 @@
 Every one is a classification :class:`~dropkit.data.dataset.ArrayDataset` of log-mel features
 ``(N, frames, n_mels)`` float32 (:mod:`dropkit.data.speech_audio`), for ``--model speech-rnn``:
 
-- ``espeak-digits``: ten spoken digits synthesised offline with ``espeak-ng`` (2,560 utterances, 128
+- ``espeak-digits``: ten spoken digits synthesised offline with ``espeak-ng`` (1,280 utterances, 64
   voices; the 32 test voices are unheard in training), generated once into the cache;
 - ``espeak-digits-tiny``: the same with one training and one test voice (20 utterances), for tests;
 - ``fsdd``: the Free Spoken Digit Dataset, found locally or downloaded;
