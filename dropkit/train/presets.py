@@ -315,7 +315,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "description": "espeak-digits (ten digits spoken by espeak-ng voices; the 32 test voices are unheard in "
         "training): bidirectional LSTM, 3 layers of 64 units per direction, mean over time; locked dropout 0.2 on "
         "the input and 0.4 between layers, weight drop 0.4, head dropout 0.4; Adam 2e-3 cosine, grad clip 1, "
-        "batch 32, 600 steps; dropkit compare against no dropout over 3 seeds",
+        "batch 32, 600 steps: dropkit compare over 5 seeds, test 0.964 vs 0.945 without dropout, 0.5-3 min per run "
+        "on 2 busy CPU cores",
         "values": {
             "name": "speech-digits",
             "dataset": "espeak-digits",
