@@ -57,6 +57,36 @@ _COMPARE = "docs/fashion-mlp-compare/compare.json"
 _LORA = "benchmarks/results/cpu/lora_dropout.csv"
 
 
+_SPEECH = "docs/speech"
+
+
+def _speech_compares(root: Path) -> list[dict[str, Any]]:
+    """The ``compare.json`` of ``dropkit compare --preset speech-digits --seed S`` for every recorded seed."""
+    folders = sorted((root / _SPEECH).glob("seed*/compare.json"))
+    if len(folders) < 3:
+        raise LookupError(f"expected at least 3 seeds under {_SPEECH}, found {len(folders)}")
+    return [json.loads(f.read_text()) for f in folders]
+
+
+def _t95(values: list[float]) -> tuple[float, float, float]:
+    """Mean and 95% Student-t interval (the one ``dropkit sweep`` reports)."""
+    if str(ROOT) not in sys.path:  # run alone from another folder: this checkout's dropkit
+        sys.path.insert(0, str(ROOT))
+    from dropkit.sweep.aggregate import t_interval
+
+    mean, _, low, high = t_interval(values)
+    return mean, low, high
+
+
+def _speech_claim(compares: list[dict[str, Any]]) -> str:
+    on = [c["results"][next(k for k in c["results"] if k != "no dropout")]["test_acc"] for c in compares]
+    off = [c["results"]["no dropout"]["test_acc"] for c in compares]
+    diff = [100 * (a - b) for a, b in zip(on, off)]
+    (m0, l0, h0), (m1, l1, h1), (md, ld, hd) = _t95(off), _t95(on), _t95(diff)
+    return (f"no dropout {m0:.3f} [{l0:.3f}, {h0:.3f}], dropout {m1:.3f} [{l1:.3f}, {h1:.3f}]; "
+            f"difference {md:+.1f} points [{ld:+.1f}, {hd:+.1f}]")
+
+
 def _clean(m: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in m["conditions"] if c["shift"] == "none")
 
@@ -66,6 +96,7 @@ def _rate(rows: list[dict[str, str]], p: str) -> str:
 
 
 CLAIMS: tuple[Claim, ...] = (
+    Claim(("docs/speech.md",), _SPEECH, _speech_compares, _speech_claim),
     Claim(("docs/uncertainty.md",), _UNC, _json(_UNC),
           lambda m: f"NLL from {_clean(m)['deterministic']['nll']:.4f} to {_clean(m)['mc']['nll']:.4f} and ECE from "
                     f"{_clean(m)['deterministic']['ece']:.4f} to {_clean(m)['mc']['ece']:.4f}"),

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from dropkit.data import dataset_names, dataset_status
+from dropkit.data.registry import speech_dataset_names
 from dropkit.data.file_cache import cached_entries
 
 __all__ = ["add_parser", "run"]
@@ -42,7 +43,7 @@ def _file_records() -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``dropkit datasets``: print where each dataset was found, its size and checksum status; return the exit code."""
-    records = [dataset_status(name, data_dir=args.data_dir).as_dict() for name in dataset_names()]
+    records = [dataset_status(name, data_dir=args.data_dir).as_dict() for name in dataset_names() + speech_dataset_names()]
     records += _file_records()  # file datasets decoded into the cache, newest first
     if args.json:
         print(json.dumps(records, indent=2, default=str))

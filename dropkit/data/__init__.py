@@ -18,12 +18,13 @@ from dropkit.data.files import KINDS, is_file_spec, parse_dataset_spec
 from dropkit.data.for_config import data_record, load_config_dataset
 from dropkit.data.from_files import load_file_dataset
 from dropkit.data.idx import read_idx, write_idx
-from dropkit.data.registry import clear_memo, dataset_names, dataset_status, load_dataset
+from dropkit.data.registry import clear_memo, dataset_names, dataset_status, load_dataset, speech_dataset_names
 from dropkit.data.status import DatasetNotFoundError, DatasetStatus
 
 __all__ = [
     "load_dataset",
     "dataset_names",
+    "speech_dataset_names",
     "dataset_status",
     "clear_memo",
     "ArrayDataset",

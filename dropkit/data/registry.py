@@ -15,16 +15,20 @@ from dropkit.data.mnist import SPECS, dataset_files, find_idx_dataset, idx_datas
 from dropkit.data.mnist1d import find_mnist1d_cache, load_mnist1d, mnist1d_status
 from dropkit.data.status import DatasetStatus
 
-__all__ = ["dataset_names", "load_dataset", "dataset_status", "clear_memo"]
+__all__ = ["dataset_names", "speech_dataset_names", "load_dataset", "dataset_status", "clear_memo"]
 
 # Small first; the same order as the ``dataset`` choices of the training config.
 _NAMES = ("mnist1d", "digits", "fashion-mnist", "mnist")
+# Speech (log-mel features, dropkit.data.speech_*): kept out of dataset_names(), whose images and signals
+# the uncertainty evaluation also uses as out-of-distribution sets.
+_SPEECH = ("espeak-digits", "espeak-digits-tiny", "fsdd", "speech-commands")
 _MEMO: dict[tuple[object, ...], ArrayDataset] = {}
 _LOCK = threading.Lock()
 
 
 def dataset_names() -> list[str]:
-    """Names accepted by :func:`load_dataset`, smallest first.
+    """Names of the image and signal datasets :func:`load_dataset` accepts, smallest first (speech:
+    :func:`speech_dataset_names`).
 
     Example:
         >>> dataset_names()
@@ -33,13 +37,23 @@ def dataset_names() -> list[str]:
     return list(_NAMES)
 
 
+def speech_dataset_names() -> list[str]:
+    """The speech datasets :func:`load_dataset` also accepts: log-mel features of spoken words.
+
+    Example:
+        >>> speech_dataset_names()
+        ['espeak-digits', 'espeak-digits-tiny', 'fsdd', 'speech-commands']
+    """
+    return list(_SPEECH)
+
+
 def _check_name(where: str, name: object) -> str:
     if not isinstance(name, str):
         raise TypeError(f"{where}: name must be a str, got {type(name).__name__}")
     key = name.strip().lower().replace("_", "-")  # "Fashion_MNIST" is "fashion-mnist"
-    if key not in _NAMES:
-        options = ", ".join(repr(n) for n in _NAMES)
-        raise ValueError(f"{where}: name must be one of {options}, got {name!r}{closest_name_hint(key, _NAMES)}")
+    if key not in _NAMES + _SPEECH:
+        options = ", ".join(repr(n) for n in _NAMES + _SPEECH)
+        raise ValueError(f"{where}: name must be one of {options}, got {name!r}{closest_name_hint(key, _NAMES + _SPEECH)}")
     return key
 
 
@@ -55,6 +69,10 @@ def _fingerprint(name: str, data_dir: Path | None) -> tuple[object, ...] | None:
     elif name == "mnist1d":
         path = find_mnist1d_cache(data_dir)
         paths = [] if path is None else [path]
+    elif name in _SPEECH:
+        from dropkit.data.speech import speech_fingerprint_files
+
+        paths = speech_fingerprint_files(name, data_dir)
     else:
         return (name,)
     if not paths:
@@ -76,7 +94,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, down
     treat its tensors as read-only.
 
     Args:
-        name: one of :func:`dataset_names` (``"mnist1d"``, ``"digits"``, ``"fashion-mnist"``, ``"mnist"``),
+        name: one of :func:`dataset_names` (``"mnist1d"``, ``"digits"``, ``"fashion-mnist"``, ``"mnist"``) or
+            :func:`speech_dataset_names` (log-mel features ``(N, frames, n_mels)``, :mod:`dropkit.data.speech`),
             or files as ``PATH`` / ``KIND:PATH``, read by :func:`~dropkit.data.load_file_dataset` with its
             default options.
         data_dir: a folder searched first, holding ``<name>/`` or the files themselves; must exist
@@ -113,6 +132,10 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, down
             ds = load_idx_dataset(name, folder, download=download)
         elif name == "mnist1d":
             ds = load_mnist1d(folder)
+        elif name in _SPEECH:
+            from dropkit.data.speech import load_speech_dataset
+
+            ds = load_speech_dataset(name, folder, download=download)
         else:
             ds = load_digits_dataset()
         key = _fingerprint(name, folder)
@@ -150,4 +173,8 @@ def dataset_status(name: str, data_dir: str | os.PathLike[str] | None = None) ->
         return idx_dataset_status(name, folder)
     if name == "mnist1d":
         return mnist1d_status(folder)
+    if name in _SPEECH:
+        from dropkit.data.speech import speech_dataset_status
+
+        return speech_dataset_status(name, folder)
     return digits_status()

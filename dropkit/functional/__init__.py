@@ -42,6 +42,10 @@ from dropkit.functional.token_dropout import num_kept_tokens, token_dropout
 
 __all__ += ["attention", "residual_dropout", "token_dropout", "num_kept_tokens"]
 __all__ += ["concrete_dropout", "concrete_dropout_regularizer", "r_drop_loss", "r_drop_forward", "symmetric_kl"]
+# --- speech ---
+from dropkit.functional.spec_augment import spec_augment, spec_augment_mask
+
+__all__ += ["spec_augment", "spec_augment_mask"]
 # --- fused kernels ---
 from dropkit.kernels.fused import (
     bias_act_dropout,

@@ -22,3 +22,7 @@ from dropkit.models.gpt import GPT, GPTBlock, build_gpt
 from dropkit.models.lstm_lm import LSTMLM, ActivationRegularizer, build_lstm_lm
 
 __all__ += ["GPT", "GPTBlock", "build_gpt", "LSTMLM", "ActivationRegularizer", "build_lstm_lm"]
+# --- speech ---
+from dropkit.models.speech_rnn import SpeechRNN, build_speech_rnn
+
+__all__ += ["SpeechRNN", "build_speech_rnn"]

@@ -41,3 +41,7 @@ from dropkit.nn.token_dropout import PatchDropout, TokenDropout
 __all__ += ["MultiHeadSelfAttention", "ResidualDropout", "TokenDropout", "PatchDropout", "DropoutLinear"]
 __all__ += ["DropoutAddLayerNorm", "DropoutAddRMSNorm"]
 __all__ += ["ConcreteDropout", "concrete_dropout_regularization", "RDropLoss"]
+# --- speech ---
+from dropkit.nn.spec_augment import SpecAugment
+
+__all__ += ["SpecAugment"]

@@ -33,11 +33,11 @@ class Config:
     threads: int | None = None  # torch.set_num_threads; None leaves torch's default
     compile: bool = False  # torch.compile the training forward (Inductor); pays a one-off compile, masks differ from eager's
     # --- data ---
-    dataset: str = "mnist1d"  # mnist1d | digits | fashion-mnist | mnist, or your files: PATH or KIND:PATH (idx, npz, csv, parquet, imagefolder)
+    dataset: str = "mnist1d"  # mnist1d | digits | fashion-mnist | mnist | espeak-digits | fsdd | speech-commands, or your files: PATH or KIND:PATH (idx, npz, csv, parquet, imagefolder)
     data_dir: str | None = None  # where to look for dataset files first
     download: bool = True  # download missing files from the official mirrors
     # --- model ---
-    model: str = "mlp"  # mlp | cnn | rnn | transformer, or your own: module:callable (e.g. torchvision.models:resnet18)
+    model: str = "mlp"  # mlp | cnn | rnn | transformer | speech-rnn, or your own: module:callable (e.g. torchvision.models:resnet18)
     hidden: list[int] = dataclasses.field(default_factory=lambda: [128, 64])  # MLP hidden sizes
     activation: str = "relu"  # relu | gelu | tanh | silu | elu | selu | sigmoid
     p: float = 0.5  # dropout rate (probability of dropping) after each hidden layer
@@ -123,6 +123,12 @@ class Config:
     adam_beta2: float = 0.999  # Adam / AdamW second-moment decay (nanoGPT's Shakespeare configs: 0.99)
     warmup_steps: int = 0  # linear learning-rate warm-up over the first N steps (nanoGPT: lr * (step + 1) / (N + 1))
     min_lr: float = 0.0  # cosine schedule: the rate it decays to (nanoGPT: 1e-4)
+    # --- speech-rnn ---
+    speech_hidden_p: float = 0.0  # speech-rnn locked dropout between its bidirectional layers (rnn_input_p: on the first layer's input)
+    spec_time_masks: int = 0  # speech-rnn SpecAugment time masks per utterance in training (0: none)
+    spec_time_width: int = 8  # speech-rnn SpecAugment widest time mask, in frames
+    spec_freq_masks: int = 0  # speech-rnn SpecAugment frequency masks per utterance in training (0: none)
+    spec_freq_width: int = 8  # speech-rnn SpecAugment widest frequency mask, in mel bands
 
     def __post_init__(self) -> None:
         from dropkit.train.user_inputs import normalise_user_inputs
@@ -190,6 +196,8 @@ class Config:
         need(0 <= self.adam_beta2 < 1, "adam_beta2", "in [0, 1)")
         need(self.warmup_steps >= 0, "warmup_steps", "an integer >= 0")
         need(0 <= self.min_lr <= self.lr, "min_lr", f"in [0, lr={self.lr:g}]")
+        for key in ("spec_time_masks", "spec_time_width", "spec_freq_masks", "spec_freq_width"):
+            need(isinstance(getattr(self, key), int) and getattr(self, key) >= 0, key, "an integer >= 0")
 
     def replace(self, **changes: Any) -> Config:
         """A validated copy with ``changes`` applied (keys checked like a config file's)."""
@@ -217,6 +225,7 @@ DROPOUT_FIELDS: list[str] = [
     "rnn_input_p", "rnn_recurrent_p", "weight_drop", "zoneout",  # rnn
     "attn_p", "resid_p", "drop_path", "token_p",  # transformer
     "emb_p", "lm_input_p", "lm_hidden_p", "lm_output_p",  # text (gpt also uses attn_p, resid_p; lstm-lm weight_drop)
+    "speech_hidden_p",  # speech-rnn (also rnn_input_p, rnn_recurrent_p, weight_drop and p)
 ]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -250,6 +259,9 @@ _USER_KEYS = {"dataset": _is_file_dataset, "model": _is_imported_model}
 # --- text ---
 _CHOICES["dataset"] += ("shakespeare-char", "shakespeare-char-tiny", "shakespeare-char-works")
 _CHOICES["model"] += ("gpt", "lstm-lm")
+# --- speech ---
+_CHOICES["dataset"] += ("espeak-digits", "espeak-digits-tiny", "fsdd", "speech-commands")
+_CHOICES["model"] += ("speech-rnn",)
 
 
 def config_keys() -> list[str]:

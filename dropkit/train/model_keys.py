@@ -68,8 +68,8 @@ def applies_to(key: str, model: object) -> bool:
 
 # Models built from another model's section: the GPT reads the transformer's sizes and rates (d_model,
 # heads, depth, attn_p, resid_p, ...), the AWD-LSTM language model the RNN's (rnn_hidden, rnn_layers,
-# weight_drop).
-_BORROWS: dict[str, tuple[str, ...]] = {"transformer": ("gpt",), "rnn": ("lstm-lm",)}
+# weight_drop), the speech classifier the RNN's too (rnn_cell, rnn_hidden, rnn_layers, rnn_input_p, ...).
+_BORROWS: dict[str, tuple[str, ...]] = {"transformer": ("gpt",), "rnn": ("lstm-lm", "speech-rnn")}
 
 
 def keys_for_model(model: object) -> list[str]:

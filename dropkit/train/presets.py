@@ -310,6 +310,44 @@ PRESETS: dict[str, dict[str, Any]] = {
             "threads": 1,
         },
     },
+    # --- speech presets ---
+    "speech-digits": {
+        "description": "espeak-digits (ten digits spoken by espeak-ng voices; the 32 test voices are unheard in "
+        "training): bidirectional LSTM, 3 layers of 64 units per direction, mean over time; locked dropout 0.2 on "
+        "the input and 0.4 between layers, weight drop 0.4, head dropout 0.4; Adam 2e-3 cosine, grad clip 1, "
+        "batch 32, 600 steps: dropkit compare over 5 seeds, test 0.964 vs 0.945 without dropout, 0.5-3 min per run "
+        "on 2 busy CPU cores",
+        "values": {
+            "name": "speech-digits",
+            "dataset": "espeak-digits",
+            "model": "speech-rnn",
+            "rnn_cell": "lstm",
+            "rnn_hidden": 64,
+            "rnn_layers": 3,
+            "rnn_input_p": 0.2,
+            "speech_hidden_p": 0.4,
+            "rnn_recurrent_p": 0.0,
+            "weight_drop": 0.4,
+            "p": 0.4,
+            "spec_time_masks": 0,
+            "spec_freq_masks": 0,
+            "optimizer": "adam",
+            "lr": 2e-3,
+            "lr_schedule": "cosine",
+            "grad_clip": 1.0,
+            "batch_size": 32,
+            "steps": 600,
+            "epochs": None,
+            "eval_every": 60,
+            "threads": 1,
+        },
+    },
+}
+_SPEECH_OFF = {"name": "speech-digits-nodrop", "rnn_input_p": 0.0, "speech_hidden_p": 0.0, "weight_drop": 0.0, "p": 0.0}
+PRESETS["speech-digits-nodrop"] = {
+    "description": "speech-digits without any dropout (the same bidirectional LSTM, espeak-digits data and schedule): the "
+    "baseline that over-fits its training voices",
+    "values": {**PRESETS["speech-digits"]["values"], **_SPEECH_OFF},
 }
 
 

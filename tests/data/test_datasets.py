@@ -41,7 +41,8 @@ def test_names() -> None:
 def test_unknown_name(where) -> None:
     fn = where.__name__
     with pytest.raises(ValueError, match=rf"{fn}: name must be one of 'mnist1d', 'digits', 'fashion-mnist', "
-                       r"'mnist', got 'fashion-mnsit' \(did you mean 'fashion-mnist'\?\)"):
+                       r"'mnist', 'espeak-digits', 'espeak-digits-tiny', 'fsdd', 'speech-commands', "
+                       r"got 'fashion-mnsit' \(did you mean 'fashion-mnist'\?\)"):
         where("fashion-mnsit")
     with pytest.raises(ValueError, match=r"got 'cifar10'$"):
         where("cifar10")

@@ -11,7 +11,7 @@ from dropkit.models.registry import build_model
 from dropkit.train.config import Config
 from dropkit.train.presets import preset_names, preset_values
 
-_INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist1d": (40,)}
+_INPUT_SHAPES = {"fashion-mnist": (1, 28, 28), "mnist1d": (40,), "espeak-digits": (41, 40)}
 
 
 # torch's own nn.GRU / nn.LSTM warn that their _flat_weights list is rebuilt while export traces.

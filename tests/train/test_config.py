@@ -31,7 +31,7 @@ def test_strings_from_the_command_line_are_coerced() -> None:
         ({"hidden": [0]}, "hidden must be a list of positive integers, got [0]"),
         ({"hidden_p": [0.1]}, "hidden_p must be a list of 2 rates"),
         ({"steps": 10, "epochs": 2}, "give steps or epochs, not both"),
-        ({"model": "resnet"}, "model must be one of 'mlp', 'cnn', 'rnn', 'transformer', 'gpt', 'lstm-lm', got 'resnet'"),
+        ({"model": "resnet"}, "model must be one of 'mlp', 'cnn', 'rnn', 'transformer', 'gpt', 'lstm-lm', 'speech-rnn', got 'resnet'"),
         ({"p_schedule": "erly"}, "did you mean 'early'"),
         ({"lr": 0}, "lr must be a finite number > 0, got 0"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),

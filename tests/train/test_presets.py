@@ -19,6 +19,8 @@ _INPUT = {
     "mnist": ((1, 28, 28), 10),
     # text: (block_size,) ids are filled in from the config; 84 characters in the complete works
     "shakespeare-char": (None, 84),
+    # speech: (frames, n_mels) log-mel features of 0.8 s at a 20 ms hop (dropkit/data/speech_synth.py)
+    "espeak-digits": ((41, 40), 10),
 }
 # How a description names each dataset (case-insensitive).
 _DATASET_WORDS = {
@@ -27,6 +29,7 @@ _DATASET_WORDS = {
     "fashion-mnist": "fashion-mnist",
     "mnist": "mnist",
     "shakespeare-char": "shakespeare-char",
+    "espeak-digits": "espeak-digits",
 }
 
 
