@@ -5,9 +5,9 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
 # torch and torchvision first, pinned as a matched pair: torchvision's C extension (torchvision.ops.nms,
 # which timm and transformers import) loads only beside the torch build it was compiled for. The default
-# is PyPI's pair (CUDA builds, about 5.5 GB with their nvidia-* wheels; they run on the CPU too).
-# A machine with internet can take the CPU-only pair instead (about 1 GB):
-#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# is PyPI's pair (CUDA 13.0 builds; they run on the CPU too): torch 1.2 GB plus 3.2 GB of nvidia-* wheels
+# in the venv. Where download.pytorch.org can be reached, the CPU-only pair (torch about 0.75 GB, no nvidia-*):
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu     (a new venv: make clean first)
 TORCH       := torch==2.14.1 torchvision==0.29.1
 TORCH_INDEX ?=
 
