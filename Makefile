@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
-# torch first, pinned: an unpinned torch would pull a multi-GB CUDA build.
-TORCH  := torch==2.13.0
+# torch and torchvision first, pinned as a matched pair: torchvision's C extension (torchvision.ops.nms,
+# which timm and transformers import) loads only beside the torch build it was compiled for. The default
+# is PyPI's pair (CUDA 13.0 builds; they run on the CPU too): torch 1.2 GB plus 3.2 GB of nvidia-* wheels
+# in the venv. Where download.pytorch.org can be reached, the CPU-only pair (torch about 0.75 GB, no nvidia-*):
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu     (a new venv: make clean first)
+TORCH       := torch==2.14.1 torchvision==0.29.1
+TORCH_INDEX ?=
 
 .PHONY: demo test bench docs clean
 
@@ -12,7 +17,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) $(TORCH)
+	$(PIP) $(TORCH) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PIP) -e .
 	touch $@
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 import types
-from pathlib import Path
 
 import pytest
 import torch
@@ -34,43 +31,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-# --- the real torchvision and timm, with a test-only shim for a torch / torchvision mismatch ---
-# tools/torchvision_compat.py says why and what it does; the docs build applies the same shim.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from torchvision_compat import import_torchvision  # noqa: E402
-
-sys.path.pop(0)
-
-
-def _shim_at_collection() -> list[str]:
-    """Apply the shim when this conftest is loaded, before any test runs: with the broken wheel installed,
-    ``transformers`` imports torchvision too (``BertForSequenceClassification`` -> loss utils ->
-    ``torchvision.ops``) and fails the same way, in this folder and in ``tests/uncertainty``."""
-    try:
-        return import_torchvision()[1]
-    except ImportError:
-        return []
-
-
-SHIMMED = _shim_at_collection()
+# --- the real torchvision and timm, imported as a user's code would (no shim) ---
+# make installs torch and torchvision as a matched pair; an import that fails any other way than "not installed"
+# (e.g. "operator torchvision::nms does not exist" beside a torch it was not built for) is an error, not a skip.
 
 
 @pytest.fixture(scope="session")
 def torchvision() -> types.ModuleType:
-    """The real torchvision (shimmed where needed); skips when it is not installed at all."""
-    try:
-        module, shimmed = import_torchvision()
-    except ImportError as exc:
-        pytest.skip(f"torchvision is not installed: {exc}")
-    if shimmed or SHIMMED:
-        print(f"conftest: defined missing operator schemas torchvision::{{{', '.join(shimmed or SHIMMED)}}}")
-    return module
+    """The real torchvision; skips only when it is not installed."""
+    return pytest.importorskip("torchvision", reason="torchvision is not installed (pip install -e '.[dev]')")
 
 
 @pytest.fixture(scope="session")
 def timm(torchvision: types.ModuleType) -> types.ModuleType:
     """The real timm (it imports torchvision, so the torchvision fixture runs first)."""
-    try:
-        return importlib.import_module("timm")
-    except ImportError as exc:
-        pytest.skip(f"timm is not installed: {exc}")
+    return pytest.importorskip("timm", reason="timm is not installed (pip install -e '.[dev]')")

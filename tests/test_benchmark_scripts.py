@@ -81,7 +81,7 @@ def test_bench_drop_connect_measures_the_kept_mask(tmp_path: Path) -> None:
 # PEFT 0.21 calls a transformers 5 method that is deprecated (is_gradient_checkpointing): not ours.
 @pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
 def test_bench_lora_dropout_measures_the_activation_copy_fusing_removes(tmp_path: Path, monkeypatch) -> None:
-    # In-process (runpy), so the torchvision shim conftest applied for transformers / peft also holds here.
+    # In-process (runpy), with the arguments a user would type.
     pytest.importorskip("peft")
     import runpy
 

@@ -37,14 +37,6 @@ class ApiModule:
 def _import_package(config_dir: Path) -> Any:
     if str(config_dir) not in sys.path:
         sys.path.insert(0, str(config_dir))
-    # PyPI's torchvision does not import beside the CPU torch wheel, and lightning / transformers import
-    # it whenever it is installed: the same shim as the tests' (tools/torchvision_compat.py) lets the
-    # integrations' modules import so that their pages are built.
-    sys.path.insert(0, str(config_dir / "tools"))
-    try:
-        importlib.import_module("torchvision_compat").apply()
-    finally:
-        sys.path.remove(str(config_dir / "tools"))
     return importlib.import_module(PACKAGE)
 
 

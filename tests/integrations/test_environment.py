@@ -1,5 +1,5 @@
 """The integrations in the environments users have: torchvision absent (both work) and a torchvision build that
-does not load beside torch (a clear ImportError). Run in subprocesses, without tests/conftest.py's shim."""
+does not load beside torch (a clear ImportError). Run in subprocesses, each with its own site-packages."""
 
 from __future__ import annotations
 
@@ -44,17 +44,37 @@ BROKEN_PROBE = """
 """
 
 
-def test_a_torchvision_that_does_not_load_gives_a_clear_error() -> None:
-    out = run(BROKEN_PROBE, pythonpath=[REPO])
+def _site_farm(root: Path, *, torchvision: bool, torchvision_extension: bool = True) -> Path:
+    """site-packages as links to the real one's entries, without torchvision or without its C extension."""
+    farm = root / "site-packages"
+    farm.mkdir()
+    for entry in SITE.iterdir():
+        if not entry.name.startswith("torchvision"):
+            (farm / entry.name).symlink_to(entry)
+        elif torchvision and entry.name != "torchvision":
+            (farm / entry.name).symlink_to(entry)  # torchvision.libs, its dist-info
+    if torchvision:
+        (farm / "torchvision").mkdir()
+        for entry in (SITE / "torchvision").iterdir():
+            if torchvision_extension or not entry.name.startswith("_C"):
+                (farm / "torchvision" / entry.name).symlink_to(entry)
+    return farm
+
+
+def test_a_torchvision_that_does_not_load_gives_a_clear_error(tmp_path: Path) -> None:
+    # make installs a matched torch / torchvision pair, so the mismatch is rebuilt here: the real torchvision
+    # without its C extension (torchvision/_C*.so) fails exactly as a build for another torch does
+    if not (SITE / "torchvision").is_dir():
+        pytest.skip("torchvision is not installed")
+    farm = _site_farm(tmp_path, torchvision=True, torchvision_extension=False)
+    out = run(BROKEN_PROBE, pythonpath=[farm, REPO], isolated_site=True)
     assert out.returncode == 0, out.stderr[-3000:]
-    if out.stdout.startswith("LOADS"):
-        pytest.skip("torchvision loads beside torch here: the mismatch this test is about is absent")
+    assert out.stdout.startswith("BROKEN"), out.stdout
     assert "operator torchvision::" in out.stdout
     for name in ("lightning", "transformers"):
         line = next(s for s in out.stdout.splitlines() if s.startswith(f"{name}:"))
         assert f"{name}: ImportError name=torchvision: dropkit.integrations.{name}:" in line, line
         assert "does not match torch" in line and "uninstall torchvision" in line, line
-
 
 WITHOUT_TORCHVISION = """
     import importlib.util, tempfile
@@ -108,10 +128,6 @@ WITHOUT_TORCHVISION = """
 
 def test_both_integrations_work_without_torchvision(tmp_path) -> None:
     # site-packages without torchvision: a folder of links to everything else, used instead of the real one
-    farm = tmp_path / "site-packages"
-    farm.mkdir()
-    for entry in SITE.iterdir():
-        if not entry.name.startswith("torchvision"):
-            (farm / entry.name).symlink_to(entry)
+    farm = _site_farm(tmp_path, torchvision=False)
     out = run(WITHOUT_TORCHVISION, pythonpath=[farm, REPO], isolated_site=True)
     assert out.returncode == 0 and out.stdout.strip().endswith("OK"), (out.stdout[-2000:], out.stderr[-4000:])

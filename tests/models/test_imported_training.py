@@ -1,9 +1,10 @@
 """``--model module:callable`` through train/compare/sweep, dropout placed by config keys (dropkit.surgery),
 and ``--resume`` after SIGKILL bit-identical for an imported model.
 
-torchvision and timm import here through the shim in ``tests/conftest.py`` (the PyPI torchvision wheel
-does not load beside the CPU torch); a CLI subprocess would not have it, so those models train through
-the CLI's ``main()`` in process. The model class of the test tree also trains in a subprocess.
+torchvision and timm import as in a user's environment (make installs torch and torchvision as a matched
+pair; no shim): the timm model trains through the ``dropkit`` command in a subprocess, as docs/your-data.md
+writes it, the torchvision model through the CLI's ``main()`` in process. The model class of the test tree
+also trains in a subprocess.
 """
 
 from __future__ import annotations
@@ -112,10 +113,13 @@ def test_timm_model_with_drop_path_rerated_over_depth(timm, rgb16: str, tmp_path
     rates = [m.drop_prob for m in model.modules() if type(m).__name__ == "DropPath"]
     assert len(rates) >= 2 and rates == pytest.approx(list(np.linspace(0, 0.3, len(rates))))
     out = tmp_path / "t"
-    assert main(["train", "--dataset", rgb16, "--model", "timm:create_model", "--model-args", spec, "--drop-path", "0.3",
-                 "--batch-size", "8", "--steps", "4", "--eval-every", "2", "--threads", "1", "--no-progress",
-                 "--out", str(out)]) == 0
+    cli = [sys.executable, "-m", "dropkit.cli.main", "train", "--dataset", rgb16, "--model", "timm:create_model", "--model-args",
+           spec, "--drop-path", "0.3", "--batch-size", "8", "--steps", "4", "--eval-every", "2", "--threads", "1",
+           "--no-progress", "--out", str(out)]
+    done = subprocess.run(cli, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
     assert read_config(out).model_args["model_name"] == "resnet10t"
+    assert json.loads((out / "summary.json").read_text())["status"] == "completed"
 
 
 def test_sweep_varies_method_and_rate_on_an_imported_model(tmp_path: Path) -> None:

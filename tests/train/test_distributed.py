@@ -140,7 +140,12 @@ def test_torchrun_launch_matches_nproc(tmp_path: Path) -> None:
     # --standalone: torchrun picks and holds a free port itself (a port chosen here could be taken by
     # another test's process before torchrun binds it).
     cmd = [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "dropkit.cli.main"]  # type: ignore[list-item]
-    res = subprocess.run([*cmd, "train", "--out", str(tmp_path / "tr"), "--threads", "1", *FLAGS], env=env, capture_output=True, text=True, timeout=240)
+    # torchrun (2.14) matches abbreviated options anywhere on its command line, the script's too: "--p" is
+    # ambiguous beside its --print-completion, so the rate comes in a config file (docs/guides/sweeps.md)
+    i = FLAGS.index("--p")
+    (tmp_path / "p.json").write_text(json.dumps({"p": float(FLAGS[i + 1])}))
+    flags = [*FLAGS[:i], *FLAGS[i + 2:], "--config", str(tmp_path / "p.json")]
+    res = subprocess.run([*cmd, "train", "--out", str(tmp_path / "tr"), "--threads", "1", *flags], env=env, capture_output=True, text=True, timeout=240)
     # Failures print both streams: rank 1 aborted in teardown in full parallel runs, never alone; ranks
     # now end with exit_rank (os._exit after flushing).
     report = f"torchrun exit {res.returncode}\n--- stdout ---\n{res.stdout[-2000:]}\n--- stderr ---\n{res.stderr[-3000:]}"
