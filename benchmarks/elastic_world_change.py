@@ -38,7 +38,7 @@ COLUMNS = ["p", "seed", "resume_step", "max_rel_weight_diff", "ref_test_acc", "c
 
 
 def _flags(p: float, seed: int, steps: int) -> list[str]:
-    return ["--dataset", "digits", "--hidden", "32", "--p", str(p), "--seed", str(seed), "--steps", str(steps),
+    return ["--dataset", "digits", "--hidden", "32", "--dropout", str(p), "--seed", str(seed), "--steps", str(steps),
             "--eval-every", "30", "--checkpoint-every", "10", "--keep-checkpoints", str(steps // 10 + 1),
             "--threads", "1", "--no-progress"]
 

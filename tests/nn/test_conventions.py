@@ -66,7 +66,10 @@ LAYERS: dict[str, Callable[..., nn.Module]] = {
     "DropoutAddRMSNorm": lambda **r: dnn.DropoutAddRMSNorm(4, **r),
     "ConcreteDropout": lambda **r: dnn.ConcreteDropout(nn.Linear(2, 2), **r),
 }
-NOT_DROPOUT_LAYERS = {"RDropLoss"}  # a loss comparing two passes: it holds no rate and draws nothing
+# RDropLoss: a loss comparing two passes, it holds no rate and draws nothing. SpecAugment: input
+# augmentation counted in masked bands, not a rate of dropped units (so surgery, schedules and MC
+# dropout leave it alone; tests/functional/test_spec_augment.py holds its own conventions).
+NOT_DROPOUT_LAYERS = {"RDropLoss", "SpecAugment"}
 # Rates that torch's parent class validates with its own message (dropkit does not wrap it).
 TORCH_VALIDATED = {("WeightDropLSTM", "dropout"), ("WeightDropGRU", "dropout")}
 

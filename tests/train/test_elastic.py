@@ -41,7 +41,7 @@ needs_torchrun = pytest.mark.skipif(TORCHRUN is None, reason="needs torchrun nex
 
 STEPS = 300
 FLAGS = [
-    "--dataset", "digits", "--hidden", "32", "--p", "0.5", "--steps", str(STEPS), "--eval-every", "30",
+    "--dataset", "digits", "--hidden", "32", "--dropout", "0.5", "--steps", str(STEPS), "--eval-every", "30",
     "--checkpoint-every", "10", "--keep-checkpoints", "40", "--threads", "1", "--no-progress",
 ]
 TIMEOUT = 150.0  # seconds for any one torchrun job here (they take 10-25 s on two busy cores)
